@@ -1,0 +1,1 @@
+"""Baselines: test-time search methods (search/), and later verifiers and trainers."""

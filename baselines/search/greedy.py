@@ -1,0 +1,22 @@
+"""`greedy`: one completion at temperature 0."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from harness.methods import SolveContext, judge, register_method
+from harness.types import Attempt, Problem
+
+
+@register_method("greedy", uses_budget=False, greedy=True)
+def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[Attempt]:
+    """One greedy (temperature 0) completion per problem."""
+    s = ctx.sampling
+    outs, costs = ctx.policy.generate([ctx.task.prompt(p) for p in problems], n=1, temperature=0.0,
+                                      max_tokens=s.max_tokens, stop=s.stop, seed=ctx.seed)
+    attempts = []
+    for problem, (completion,), cost in zip(problems, outs, costs):
+        sample = judge(ctx, problem, completion)
+        attempts.append(Attempt(problem.id, sample.answer, cost, correct=float(sample.correct),
+                                traces=[completion.text], n_samples=1, n_correct=int(sample.correct),
+                                error=sample.error))
+    return attempts

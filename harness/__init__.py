@@ -1,0 +1,1 @@
+"""thinkbench's engine: types, registries, backends, compute, store, matrix, report, cli."""

@@ -1,0 +1,174 @@
+"""`hf` policy: transformers on CPU (or GPU when present) with its own batched decoding loop.
+
+Why our own loop rather than `model.generate`: each prompt is prefilled once and its KV cache
+is shared by its n samples (counted as `cached_tokens`), finished rows leave the batch so the
+rest decode faster, and stop strings, seeds and token accounting are exact and ours.
+"""
+from __future__ import annotations
+
+import inspect
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from harness.compute import inference_cost
+from harness.registry import BACKENDS, ConfigError
+from harness.types import Completion, Cost
+
+
+def configure_torch(threads: int | None = None) -> None:
+    """CPU settings that matter on small boxes.
+
+    Denormal floats made attention up to 30x slower on some CPUs; flushing them is harmless
+    for inference. Thread count: THINKBENCH_THREADS, else the argument, else torch's default.
+    """
+    torch.set_flush_denormal(True)
+    threads = int(os.environ.get("THINKBENCH_THREADS", threads or 0))
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
+@BACKENDS.register("hf")
+class HFPolicy:
+    """A causal LM from a local directory (or a hub name when online) that continues prompts."""
+
+    def __init__(self, path: str | Path, *, device: str | None = None, threads: int | None = None,
+                 batch_size: int = 256, use_chat_template: bool | None = None) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        configure_torch(threads)
+        self.path = str(path)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.path)
+            # Eager attention: sdpa was up to 30x slower on this class of CPU at some lengths.
+            self.model = AutoModelForCausalLM.from_pretrained(
+                self.path, attn_implementation="eager", dtype=torch.float32
+            ).to(self.device).eval()
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"checkpoint {self.path!r} could not be loaded: {str(e).splitlines()[0]}") from None
+        self.params = sum(p.numel() for p in self.model.parameters())
+        # transformers renamed `past_key_values` to `cache` (5.2x); support both spellings.
+        forward_args = inspect.signature(self.model.forward).parameters
+        self._cache_arg = "cache" if "cache" in forward_args else "past_key_values"
+        self.batch_size = batch_size
+        has_template = getattr(self.tokenizer, "chat_template", None) is not None
+        self.use_chat_template = has_template if use_chat_template is None else use_chat_template
+        self.eos_ids = {i for i in [self.tokenizer.eos_token_id] if i is not None}
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+
+    def encode(self, prompt: str | list[dict]) -> list[int]:
+        """Token ids of a prompt; chat messages go through the tokenizer's chat template."""
+        if isinstance(prompt, list) or self.use_chat_template:
+            messages = prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
+            ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+            return list(ids["input_ids"] if isinstance(ids, dict) else ids)
+        return list(self.tokenizer(prompt)["input_ids"])
+
+    @torch.inference_mode()
+    def generate(self, prompts: Sequence[str | list[dict]], *, n: int = 1, temperature: float = 0.0,
+                 top_p: float = 1.0, max_tokens: int = 256, stop: Sequence[str] = (),
+                 seed: int | None = None) -> tuple[list[list[Completion]], list[Cost]]:
+        """n completions for each prompt, and what each prompt's completions cost."""
+        t0 = time.perf_counter()
+        gen = torch.Generator(device=self.device)
+        gen.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(4), "little"))
+        encoded = [self.encode(p) for p in prompts]
+        out: list[list[Completion]] = []
+        per_batch = max(1, self.batch_size // max(n, 1))
+        for start in range(0, len(encoded), per_batch):
+            out.extend(self._generate_batch(encoded[start:start + per_batch], n, temperature,
+                                            top_p, max_tokens, tuple(stop), gen))
+        # Each prompt is computed once and reused by its other n-1 samples; wall time is
+        # shared out in proportion to the tokens each prompt's rows processed.
+        work = [len(e) + sum(c.tokens for c in comps) for e, comps in zip(encoded, out)]
+        wall = time.perf_counter() - t0
+        costs = [inference_cost(self.params, len(e), len(e) * (n - 1), sum(c.tokens for c in comps),
+                                wall * w / max(sum(work), 1))
+                 for e, comps, w in zip(encoded, out, work)]
+        return out, costs
+
+    def _generate_batch(self, encoded: list[list[int]], n: int, temperature: float, top_p: float,
+                        max_tokens: int, stop: tuple[str, ...], gen: torch.Generator
+                        ) -> list[list[Completion]]:
+        width = max(len(e) for e in encoded)
+        ids = torch.full((len(encoded), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(encoded), width), dtype=torch.long)
+        for i, e in enumerate(encoded):  # left padding keeps every row's last token aligned
+            ids[i, width - len(e):] = torch.tensor(e)
+            mask[i, width - len(e):] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                         logits_to_keep=1)
+        past, logits = self._cache_of(out), out.logits[:, -1, :]
+        if n > 1:  # one prefill per prompt; its n samples share the KV cache
+            past.batch_repeat_interleave(n)
+            logits, mask = logits.repeat_interleave(n, 0), mask.repeat_interleave(n, 0)
+        next_pos = mask.sum(-1)
+        rows = len(encoded) * n
+        alive = list(range(rows))
+        tokens: list[list[int]] = [[] for _ in range(rows)]
+        logprobs = [0.0] * rows
+        finish = ["length"] * rows
+        stop_window = max((len(s) for s in stop), default=0) + 2
+        for step in range(max_tokens):
+            picked, picked_lp = self._pick(logits, temperature, top_p, gen)
+            keep = []
+            for j, (row, tok, lp) in enumerate(zip(alive, picked.tolist(), picked_lp.tolist())):
+                tokens[row].append(tok)
+                logprobs[row] += lp
+                if tok in self.eos_ids or (stop and self._hits_stop(tokens[row], stop, stop_window)):
+                    finish[row] = "stop"
+                else:
+                    keep.append(j)
+            if not keep or step == max_tokens - 1:
+                break
+            if len(keep) < len(alive):  # drop finished rows so the rest decode faster
+                index = torch.tensor(keep, device=self.device)
+                past.batch_select_indices(index)
+                picked, mask, next_pos = picked[index], mask[index], next_pos[index]
+                alive = [alive[j] for j in keep]
+            mask = torch.cat([mask, torch.ones((len(alive), 1), dtype=mask.dtype, device=self.device)], 1)
+            out = self.model(input_ids=picked[:, None], attention_mask=mask,
+                             position_ids=next_pos[:, None], use_cache=True, **{self._cache_arg: past})
+            past, logits = self._cache_of(out), out.logits[:, -1, :]
+            next_pos = next_pos + 1
+        completions = [self._completion(tokens[r], logprobs[r], finish[r], stop) for r in range(rows)]
+        return [completions[i * n:(i + 1) * n] for i in range(len(encoded))]
+
+    @staticmethod
+    def _cache_of(out):
+        cache = getattr(out, "cache", None)
+        return cache if cache is not None else out.past_key_values
+
+    def _hits_stop(self, toks: list[int], stop: tuple[str, ...], window: int) -> bool:
+        tail = self.tokenizer.decode(toks[-window:], skip_special_tokens=True)
+        return any(s in tail for s in stop)
+
+    def _completion(self, toks: list[int], logprob: float, finish: str, stop: tuple[str, ...]) -> Completion:
+        text = self.tokenizer.decode([t for t in toks if t not in self.eos_ids], skip_special_tokens=True)
+        cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=-1)
+        if cut >= 0:  # like OpenAI and vLLM, the stop string is not part of the text
+            text = text[:cut]
+        return Completion(text=text, tokens=len(toks), logprob=logprob, finish=finish)
+
+    @staticmethod
+    def _pick(logits: torch.Tensor, temperature: float, top_p: float,
+              gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Next tokens (argmax at temperature 0, else nucleus sampling) and their log-probs."""
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        if temperature <= 0:
+            picked = logp.argmax(-1)
+        else:
+            probs = torch.softmax(logits.float() / temperature, dim=-1)
+            if top_p < 1.0:
+                sorted_p, order = probs.sort(-1, descending=True)
+                outside = sorted_p.cumsum(-1) - sorted_p > top_p  # keep the smallest set ≥ top_p
+                sorted_p = sorted_p.masked_fill(outside, 0.0)
+                probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
+            picked = torch.multinomial(probs, 1, generator=gen).squeeze(-1)
+        return picked, logp.gather(-1, picked[:, None]).squeeze(-1)

@@ -1,0 +1,148 @@
+"""`thinkbench` command line: quickstart, bootstrap, run, report, tasks, methods."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from harness.registry import ConfigError
+
+EVAL_PROBLEMS = 200
+
+
+def _bootstrap(out: Path | None, steps: int | None, force: bool) -> Path:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from harness.testbed import TestbedConfig, default_dir, train_testbed
+
+    cfg = TestbedConfig() if steps is None else replace(TestbedConfig(), steps=steps)
+    out = out or default_dir(cfg)
+    final = out / "final"
+    info = final / "thinkbench.json"
+    if info.is_file() and not force and json.loads(info.read_text()).get("testbed") == json.loads(
+            json.dumps(cfg.__dict__)):
+        print(f"testbed: reusing {final}", file=sys.stderr)
+        return final
+    print(f"testbed: training a {cfg.layers}-layer, {cfg.hidden}-wide Llama on {cfg.digits}-digit "
+          f"addition for {cfg.steps} steps into {out}", file=sys.stderr)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn()) as bar:
+        job = bar.add_task("training testbed", total=cfg.steps)
+        train_testbed(out, cfg, lambda step, loss: bar.update(
+            job, completed=step, description=f"training testbed · loss {loss:.3f}"))
+    _evaluate_checkpoints(out, cfg.digits)
+    return final
+
+
+def _evaluate_checkpoints(out: Path, digits: int) -> None:
+    """Greedy accuracy of every saved checkpoint on held-out problems (printed, and kept)."""
+    from harness.backends.hf import HFPolicy
+    from tasks.math.addition import AdditionTask
+
+    task = AdditionTask(digits=digits)
+    problems = task.problems("test", EVAL_PROBLEMS, seed=0)
+    for ckpt in sorted(out.glob("*/thinkbench.json"), key=lambda p: json.loads(p.read_text())["step"]):
+        policy = HFPolicy(ckpt.parent)
+        outs, _ = policy.generate([task.prompt(p) for p in problems], temperature=0.0, max_tokens=64)
+        acc = sum(task.check(task.extract(o[0].text), p).correct for o, p in zip(outs, problems)) / len(problems)
+        info = json.loads(ckpt.read_text()) | {"greedy_accuracy_test": acc, "eval_problems": len(problems)}
+        ckpt.write_text(json.dumps(info, indent=2))
+        print(f"  {ckpt.parent.name:>10}: step {info['step']:>5}, {info['train_flops']:.3g} training FLOPs, "
+              f"greedy accuracy {acc:.3f} on {len(problems)} held-out problems", file=sys.stderr)
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    final = _bootstrap(args.out, args.steps, args.force)
+    print(final)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.matrix import load_matrix
+    from harness.runner import run_matrix
+
+    matrix = load_matrix(args.matrix)
+    out = args.out or Path("runs") / matrix.name
+    result = run_matrix(matrix, out, quiet=args.quiet)
+    print(f"{out}: ran {result.ran} cells ({result.rows} records), {result.skipped} already finished, "
+          f"{result.wall_s:.1f} s")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.report import write_report
+
+    out = args.out or Path("reports") / Path(args.run).name
+    index = write_report(args.run, out)
+    print((Path(out) / "summary.md").read_text())
+    print(f"report: {index}")
+    return 0
+
+
+def cmd_quickstart(args: argparse.Namespace) -> int:
+    from harness.paths import project_root
+
+    t0 = time.perf_counter()
+    _bootstrap(None, None, False)
+    matrix = project_root() / "examples" / "quickstart.yaml"
+    cmd_run(argparse.Namespace(matrix=str(matrix), out=Path("runs/quickstart"), quiet=False))
+    cmd_report(argparse.Namespace(run="runs/quickstart", out=Path("reports/quickstart")))
+    print(f"quickstart finished in {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from harness.registry import METHODS, TASKS, load_plugins
+
+    load_plugins()
+    if args.command == "tasks":
+        for name, cls in TASKS.items():
+            print(f"{name:<20} {(cls.__doc__ or '').strip().splitlines()[0]}")
+    else:
+        for name, m in METHODS.items():
+            kind = "pooled" if m.pooled else ("budget: n/a" if not m.uses_budget else "")
+            print(f"{name:<20} {m.doc}" + (f"  [{kind}]" if kind else ""))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="thinkbench", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    q = sub.add_parser("quickstart", help="bootstrap the testbed, run examples/quickstart.yaml, write the report")
+    q.set_defaults(fn=cmd_quickstart)
+    b = sub.add_parser("bootstrap", help="train (or reuse) the tiny testbed model; prints its path last")
+    b.add_argument("--out", type=Path, help="directory for the checkpoints (default: the cache)")
+    b.add_argument("--steps", type=int, help="training steps (default: the testbed's)")
+    b.add_argument("--force", action="store_true", help="retrain even if a checkpoint exists")
+    b.set_defaults(fn=cmd_bootstrap)
+    r = sub.add_parser("run", help="run a matrix YAML (finished cells are skipped)")
+    r.add_argument("matrix")
+    r.add_argument("--out", type=Path, help="run directory (default: runs/<matrix name>)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(fn=cmd_run)
+    rep = sub.add_parser("report", help="build the HTML report and summary.md of a run")
+    rep.add_argument("run")
+    rep.add_argument("--out", type=Path, help="report directory (default: reports/<run name>)")
+    rep.set_defaults(fn=cmd_report)
+    for name in ("tasks", "methods"):
+        sub.add_parser(name, help=f"list registered {name}").set_defaults(fn=cmd_list)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except ConfigError as e:
+        print(f"thinkbench: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("thinkbench: interrupted (finished cells are kept; rerun to resume)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

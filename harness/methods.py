@@ -1,0 +1,134 @@
+"""What a test-time method is given and returns, and the shared sample pool.
+
+A method is one function `solve(ctx, problems, budget) -> list[Attempt]` registered by name.
+Pooled methods (sample, majority, oracle_best_of_n) read one pool of N samples per problem
+that every pooled cell with the same sampling settings shares, and report the exact
+expectation at their budget k <= N, with the expected cost of drawing k.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from harness.registry import METHODS
+from harness.types import Attempt, Completion, Cost, Problem
+
+
+class Policy(Protocol):
+    """Something that continues prompts (harness/backends/*)."""
+
+    params: int
+
+    def generate(self, prompts: Sequence[str | list[dict]], *, n: int = 1, temperature: float = 0.0,
+                 top_p: float = 1.0, max_tokens: int = 256, stop: Sequence[str] = (),
+                 seed: int | None = None) -> tuple[list[list[Completion]], list[Cost]]: ...
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Decoding settings of a cell (the matrix's `generation:` plus method overrides)."""
+
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_tokens: int = 256
+    stop: tuple[str, ...] = ()
+
+
+@dataclass
+class Sample:
+    """One pooled completion with its extracted answer, voting key and verdict."""
+
+    completion: Completion
+    answer: str | None
+    key: str | None
+    correct: bool
+    error: str | None = None
+
+
+@dataclass
+class SamplePool:
+    """N samples per problem, drawn once per (policy, task, sampling, seed) and shared."""
+
+    size: int
+    seed: int
+    sampling: Sampling
+    drawn: dict[str, tuple[list[Sample], Cost]] = field(default_factory=dict)
+
+    def get(self, ctx: SolveContext, problems: Sequence[Problem]) -> list[tuple[list[Sample], Cost]]:
+        """The pool of each problem, drawing (and checking) what is missing."""
+        missing = [p for p in problems if p.id not in self.drawn]
+        if missing:
+            s = self.sampling
+            outs, costs = ctx.policy.generate([ctx.task.prompt(p) for p in missing], n=self.size,
+                                              temperature=s.temperature, top_p=s.top_p,
+                                              max_tokens=s.max_tokens, stop=s.stop, seed=self.seed)
+            for problem, comps, cost in zip(missing, outs, costs):
+                self.drawn[problem.id] = ([judge(ctx, problem, c) for c in comps], cost)
+        return [self.drawn[p.id] for p in problems]
+
+
+def judge(ctx: SolveContext, problem: Problem, completion: Completion) -> Sample:
+    """Extract and check one completion; a checker failure is kept on the sample, not raised."""
+    try:
+        answer = ctx.task.extract(completion.text)
+        key = None if answer is None else ctx.task.canonical(answer)
+        return Sample(completion, answer, key, ctx.task.check(answer, problem).correct)
+    except Exception as e:  # noqa: BLE001 - one bad sample must not stop the run
+        return Sample(completion, None, None, False, error=f"{type(e).__name__}: {e}")
+
+
+@dataclass
+class SolveContext:
+    """Everything a method may use: the policy, the task's public interface, settings."""
+
+    policy: Policy
+    task: Any
+    seed: int
+    sampling: Sampling
+    pool: SamplePool | None = None
+    verifier: Any = None
+    params: dict = field(default_factory=dict)
+
+
+SolveFn = Callable[[SolveContext, Sequence[Problem], int], list[Attempt]]
+
+
+@dataclass(frozen=True)
+class Method:
+    """A registered test-time method."""
+
+    name: str
+    solve: SolveFn
+    pooled: bool = False        # reads the shared sample pool
+    uses_budget: bool = True    # False: one cell at budget 1, whatever the matrix lists
+    greedy: bool = False        # decodes at temperature 0 whatever `generation:` says
+    doc: str = ""
+
+
+def register_method(name: str, *, pooled: bool = False, uses_budget: bool = True,
+                    greedy: bool = False) -> Callable[[SolveFn], SolveFn]:
+    """Register `solve` under `name` (the name users write in a matrix)."""
+
+    def deco(fn: SolveFn) -> SolveFn:
+        doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        METHODS.register(name)(Method(name, fn, pooled, uses_budget, greedy, doc))
+        return fn
+
+    return deco
+
+
+def cost_at_k(pool_cost: Cost, n: int, k: int) -> Cost:
+    """Expected cost of drawing k of a pool of n samples that shares one prompt prefill."""
+    generated = pool_cost.generated_tokens * k / n
+    computed = pool_cost.prompt_tokens + pool_cost.generated_tokens
+    return Cost(prompt_tokens=pool_cost.prompt_tokens,
+                cached_tokens=pool_cost.cached_tokens * (k - 1) / max(n - 1, 1),
+                generated_tokens=generated,
+                flops=pool_cost.flops * (pool_cost.prompt_tokens + generated) / max(computed, 1),
+                wall_s=pool_cost.wall_s * k / n)
+
+
+def pool_errors(samples: Sequence[Sample]) -> str | None:
+    """The first checker error among the samples, if any (recorded on the problem's row)."""
+    return next((s.error for s in samples if s.error), None)

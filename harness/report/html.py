@@ -1,0 +1,107 @@
+"""The comparison report: accuracy vs compute per method and task, with 95 % bands.
+
+One self-contained HTML file (plotly.js is inlined: it opens offline) and `summary.md`.
+"""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.offline import get_plotlyjs
+
+from harness.report.stats import aggregate
+from harness.store import load_records
+
+# x-axis choices (column, label); the first is the default view.
+AXES = [("generated_tokens", "generated tokens / problem"), ("flops", "inference FLOPs / problem"),
+        ("wall_s", "wall seconds / problem")]
+
+
+def _series(agg: pd.DataFrame, task: str) -> list[tuple[str, pd.DataFrame]]:
+    sub = agg[agg["task"] == task]
+    return [(f"{m} · {c}" if sub["checkpoint"].nunique() > 1 else m, g.sort_values("budget"))
+            for (c, m), g in sub.groupby(["checkpoint", "method"], sort=True)]
+
+
+def task_figure(agg: pd.DataFrame, task: str) -> go.Figure:
+    """Accuracy vs compute for one task: a line per method with its 95 % band; x selectable."""
+    fig = go.Figure()
+    xs_per_axis: dict[str, list] = {col: [] for col, _ in AXES}
+    for i, (name, g) in enumerate(_series(agg, task)):
+        color = qualitative.Plotly[i % len(qualitative.Plotly)]
+        for col, _ in AXES:
+            x = g[col].tolist()
+            xs_per_axis[col] += [x + x[::-1], x]
+        x = g[AXES[0][0]].tolist()
+        fig.add_trace(go.Scatter(x=x + x[::-1], y=g["ci_high"].tolist() + g["ci_low"].tolist()[::-1],
+                                 fill="toself", fillcolor=color, opacity=0.18, line={"width": 0},
+                                 hoverinfo="skip", legendgroup=name, showlegend=False))
+        text = [f"{name} @ {b}<br>acc {a:.3f} [{lo:.3f}, {hi:.3f}]<br>n={n}"
+                for b, a, lo, hi, n in zip(g["budget"], g["accuracy"], g["ci_low"], g["ci_high"], g["n"])]
+        fig.add_trace(go.Scatter(x=x, y=g["accuracy"].tolist(), mode="lines+markers", name=name,
+                                 line={"color": color}, legendgroup=name, text=text,
+                                 hovertemplate="%{text}<br>x=%{x:.3g}<extra></extra>"))
+    buttons = [dict(label=label, method="update",
+                    args=[{"x": xs_per_axis[col]}, {"xaxis.title.text": label}]) for col, label in AXES]
+    fig.update_layout(title=f"{task}: accuracy vs test-time compute (95 % CI bands)",
+                      xaxis={"type": "log", "title": AXES[0][1]},
+                      yaxis={"title": "accuracy", "range": [0, 1.02]}, template="plotly_white",
+                      height=520, legend={"title": "method"},
+                      updatemenus=[dict(buttons=buttons, direction="down", x=1.0, xanchor="right",
+                                        y=1.15, yanchor="top")])
+    return fig
+
+
+def _fmt_acc(r: pd.Series) -> str:
+    return f"{r.accuracy:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]"
+
+
+def summary_table(agg: pd.DataFrame) -> pd.DataFrame:
+    """The report's table: one row per cell group, accuracy with its interval, mean costs."""
+    return pd.DataFrame({
+        "task": agg["task"], "checkpoint": agg["checkpoint"], "method": agg["method"],
+        "budget": agg["budget"], "n": agg["n"], "accuracy [95% CI]": agg.apply(_fmt_acc, axis=1),
+        "gen tokens/problem": agg["generated_tokens"].map(lambda v: f"{v:.1f}"),
+        "FLOPs/problem": agg["flops"].map(lambda v: f"{v:.3g}"),
+        "errors": agg["errors"]})
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    head = "| " + " | ".join(table.columns) + " |\n|" + "---|" * len(table.columns) + "\n"
+    return head + "".join("| " + " | ".join(str(v) for v in row) + " |\n" for row in table.itertuples(index=False))
+
+
+def write_report(run_dir: str | Path, out: str | Path) -> Path:
+    """Build index.html and summary.md for the run in `run_dir` into `out`; returns index.html."""
+    records = load_records(run_dir)
+    agg = aggregate(records)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    run = Path(run_dir).name
+    table = summary_table(agg)
+    (out / "summary.md").write_text(
+        f"# thinkbench report: {run}\n\n{len(records)} records, {agg['task'].nunique()} task(s), "
+        f"{agg['method'].nunique()} method(s). Accuracy is the mean over problems with a 95 % "
+        "interval; maj@k and pass@k are exact expectations over the sample pool.\n\n" + _markdown(table))
+    figures = "\n".join(task_figure(agg, t).to_html(full_html=False, include_plotlyjs=False)
+                        for t in sorted(agg["task"].unique()))
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>thinkbench · {html.escape(run)}</title>
+<script type="text/javascript">{get_plotlyjs()}</script>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}
+table{{border-collapse:collapse;font-size:14px}}td,th{{border:1px solid #ddd;padding:4px 8px;text-align:right}}
+th{{background:#f4f4f4}}</style></head><body>
+<h1>thinkbench report: {html.escape(run)}</h1>
+<p>{len(records)} records. Accuracy = mean over problems, shaded bands = 95 % confidence intervals.
+maj@k and pass@k are exact expectations over all k-subsets of each problem's sample pool; costs are
+the expected cost of drawing k. Use the menu at the top right of a plot to change the x-axis.</p>
+{figures}
+<h2>Summary</h2>
+{table.to_html(index=False, escape=True, border=0)}
+</body></html>"""
+    index = out / "index.html"
+    index.write_text(page, encoding="utf-8")
+    return index

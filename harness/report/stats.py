@@ -1,0 +1,61 @@
+"""Accuracy with 95 % confidence intervals, aggregated from records."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+Z95 = 1.959963984540054
+KEYS = ["task", "checkpoint", "method", "budget"]
+
+
+def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (good near 0 and 1)."""
+    if n == 0:
+        return (math.nan, math.nan)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def ci95(values: np.ndarray) -> tuple[float, float]:
+    """95 % interval of the mean of per-problem scores in [0, 1].
+
+    0/1 scores: Wilson. Fractional scores (expectations such as maj@k over a pool): the
+    normal interval of the mean with the sample standard deviation, clipped to [0, 1].
+    """
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    if n == 0:
+        return (math.nan, math.nan)
+    if np.all((values == 0) | (values == 1)):
+        return wilson(float(values.sum()), n)
+    if n == 1:
+        return (float(values[0]), float(values[0]))
+    half = Z95 * float(values.std(ddof=1)) / math.sqrt(n)
+    mean = float(values.mean())
+    return (max(0.0, mean - half), min(1.0, mean + half))
+
+
+def aggregate(records: pd.DataFrame) -> pd.DataFrame:
+    """One row per (task, checkpoint, method, budget): accuracy, its CI and mean cost per problem.
+
+    Seeds are averaged per problem first, so the interval is over problems.
+    """
+    per_problem = (records.assign(errors=records["error"].notna().astype(int))
+                   .groupby(KEYS + ["problem_id"], as_index=False)
+                   .agg(correct=("correct", "mean"), generated_tokens=("generated_tokens", "mean"),
+                        prompt_tokens=("prompt_tokens", "mean"), flops=("flops", "mean"),
+                        wall_s=("wall_s", "mean"), train_flops=("train_flops", "max"),
+                        errors=("errors", "sum"), seeds=("seed", "nunique")))
+    rows = []
+    for key, g in per_problem.groupby(KEYS, sort=True):
+        lo, hi = ci95(g["correct"].to_numpy())
+        rows.append(dict(zip(KEYS, key)) | {
+            "n": len(g), "seeds": int(g["seeds"].max()), "accuracy": float(g["correct"].mean()),
+            "ci_low": lo, "ci_high": hi, "generated_tokens": float(g["generated_tokens"].mean()),
+            "flops": float(g["flops"].mean()), "wall_s": float(g["wall_s"].mean()),
+            "train_flops": float(g["train_flops"].max()), "errors": int(g["errors"].sum())})
+    return pd.DataFrame(rows)

@@ -1,0 +1,2 @@
+"""Math tasks: procedural arithmetic (the testbed's task) and GSM8K."""
+from tasks.math import addition, gsm8k  # noqa: F401

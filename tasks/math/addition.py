@@ -1,0 +1,115 @@
+"""`addition`: n-digit addition solved column by column — the testbed model's task.
+
+A solution is one line per column, least significant first, then the answer line:
+
+    4821+1779
+    1+9+0=10
+    2+7+1=10
+    8+7+1=16
+    4+1+1=6
+    A=6600
+
+Each column line is `a+b+carry_in=sum`; the answer is the last digit of every column sum,
+read from the top column down, after the final carry. The train and test splits are disjoint
+by construction (a hash of the operand pair), so test problems are never seen in training.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.registry import TASKS, ConfigError
+from harness.types import Problem, Verdict
+from tasks.base import TaskBase
+from tasks.math.numbers import canonical_number, numbers_equal
+
+ANSWER_RE = re.compile(r"A=(-?\d+)")
+SPLITS = ("train", "test")
+
+
+def in_test_split(a: int, b: int) -> bool:
+    """One operand pair in ten belongs to the test split (a fixed multiplicative hash)."""
+    return ((a * 1_000_003 + b) * 2_654_435_761) % 2**32 % 10 == 0
+
+
+def column_lines(a: int, b: int, digits: int, carries: list[int] | None = None,
+                 sums: list[int] | None = None) -> list[str]:
+    """The column lines of `a+b`; `carries`/`sums` override the true values (a teacher's slips)."""
+    lines = []
+    carry = 0
+    for i in range(digits):
+        da, db = a // 10**i % 10, b // 10**i % 10
+        c = carry if carries is None else carries[i]
+        s = da + db + c if sums is None else sums[i]
+        lines.append(f"{da}+{db}+{c}={s}")
+        carry = 1 if s >= 10 else 0
+    return lines
+
+
+def answer_from_columns(sums: list[int]) -> int:
+    """The number the column sums spell: last digits from the top column, then its carry."""
+    digits = "".join(str(s % 10) for s in reversed(sums))
+    return int(("1" if sums[-1] >= 10 else "") + digits)
+
+
+def solution_text(a: int, b: int, digits: int) -> str:
+    """The correct step-by-step solution (completion text, without the prompt)."""
+    lines = column_lines(a, b, digits)
+    return "\n".join(lines) + f"\nA={a + b}\n"
+
+
+def prompt_text(a: int, b: int) -> str:
+    return f"{a}+{b}\n"
+
+
+@TASKS.register("addition")
+@dataclass
+class AdditionTask(TaskBase):
+    """Procedural n-digit addition with a column-by-column chain of thought."""
+
+    digits: int = 4
+    name: str = "addition"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.digits, int) or not 1 <= self.digits <= 12:
+            raise ConfigError(f"addition: digits must be an integer in 1..12, got {self.digits!r}")
+
+    def sample_operands(self, split: str, rng: np.random.Generator) -> tuple[int, int]:
+        """One operand pair of `split`, both with exactly `digits` digits."""
+        lo, hi = 10 ** (self.digits - 1), 10**self.digits
+        while True:
+            a, b = (int(x) for x in rng.integers(lo, hi, size=2))
+            if in_test_split(a, b) == (split == "test"):
+                return a, b
+
+    def problems(self, split: str, n: int | None, seed: int) -> list[Problem]:
+        if split not in SPLITS:
+            raise ConfigError(f"addition: unknown split {split!r} (known: {', '.join(SPLITS)})")
+        if n is None:
+            raise ConfigError("addition: a procedural task needs n_problems")
+        rng = np.random.default_rng([seed, 0xADD])
+        seen: set[tuple[int, int]] = set()
+        out = []
+        while len(out) < n:
+            a, b = self.sample_operands(split, rng)
+            if (a, b) in seen:
+                continue
+            seen.add((a, b))
+            out.append(Problem(id=f"add{self.digits}-{a}+{b}", prompt=prompt_text(a, b),
+                               reference=str(a + b), meta={"a": a, "b": b}))
+        return out
+
+    def extract(self, completion: str) -> str | None:
+        found = ANSWER_RE.findall(completion)
+        return found[-1] if found else None
+
+    def check(self, answer: str | None, problem: Problem) -> Verdict:
+        if answer is None:
+            return Verdict(False, "no answer found")
+        ok = numbers_equal(answer, problem.reference)
+        return Verdict(ok, "equal" if ok else f"expected {problem.reference}")
+
+    def canonical(self, answer: str) -> str:
+        return canonical_number(answer)

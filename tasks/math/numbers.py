@@ -1,0 +1,57 @@
+"""Numeric answers compared as numbers: "1,000" = 1000 = 1000.0 = $1000, but 1/3 != 0.333."""
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+# A number as people write it in final answers: sign, thousands separators, decimals, a fraction.
+NUMBER_RE = re.compile(r"-?\$?\s?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\$?\.\d+")
+_THOUSANDS_RE = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
+
+
+def parse_number(text: str | None) -> Fraction | None:
+    """The exact value of a numeric answer, or None when `text` is not one number."""
+    if text is None:
+        return None
+    s = text.strip().rstrip(".").strip()
+    s = s.replace("$", "").replace(" ", "")
+    if not s:
+        return None
+    sign = 1
+    if s[0] in "+-":
+        sign, s = (-1 if s[0] == "-" else 1), s[1:]
+    if "," in s:
+        # Only thousands separators are dropped: "1,5" is not 15.
+        if not _THOUSANDS_RE.match(s):
+            return None
+        s = s.replace(",", "")
+    try:
+        if "/" in s:
+            num, den = s.split("/", 1)
+            value = Fraction(Decimal(num)) / Fraction(Decimal(den))
+        else:
+            value = Fraction(Decimal(s))
+    except (InvalidOperation, ValueError, ZeroDivisionError):
+        return None
+    return sign * value
+
+
+def last_number(text: str) -> str | None:
+    """The last number written in `text` (lm-eval's flexible-extract fallback)."""
+    found = NUMBER_RE.findall(text)
+    return found[-1].strip() if found else None
+
+
+def canonical_number(text: str) -> str:
+    """A voting key: equal numbers give equal keys; non-numbers are kept as stripped text."""
+    value = parse_number(text)
+    if value is None:
+        return text.strip()
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+def numbers_equal(answer: str | None, reference: str) -> bool:
+    """True when both parse to the same exact number."""
+    a, b = parse_number(answer), parse_number(reference)
+    return a is not None and b is not None and a == b

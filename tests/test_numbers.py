@@ -1,0 +1,31 @@
+import pytest
+
+from tasks.math.numbers import canonical_number, last_number, numbers_equal, parse_number
+
+
+@pytest.mark.parametrize("a,b", [
+    ("1,000", "1000"), ("1000", "1000.0"), ("1000.00", "1,000"), ("$1000", "1000"), ("$ 1,000.", "1000"),
+    ("-5", "-5.0"), ("0.5", "1/2"), ("+7", "7"), ("007", "7"), (" 42 ", "42"), ("2/4", "0.5"),
+])
+def test_equal_numbers(a: str, b: str) -> None:
+    assert numbers_equal(a, b)
+    assert canonical_number(a) == canonical_number(b)
+
+
+@pytest.mark.parametrize("a,b", [
+    ("1/3", "0.333"), ("1,5", "15"), ("10", "100"), ("-5", "5"), ("", "0"), (None, "0"),
+    ("abc", "abc"), ("1,00", "100"), ("5%", "5"),
+])
+def test_unequal_or_unparsable(a, b) -> None:
+    assert not numbers_equal(a, b)
+
+
+def test_parse_number_values() -> None:
+    assert parse_number("1,234,567") == 1234567
+    assert parse_number("3/0") is None
+    assert parse_number(".5") == parse_number("0.5")
+
+
+def test_last_number() -> None:
+    assert last_number("she paid $1,200 then 35.5 more") == "35.5"
+    assert last_number("no digits here") is None
