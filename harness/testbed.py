@@ -42,7 +42,7 @@ class TestbedConfig:
     hidden: int = 128
     layers: int = 4
     heads: int = 4
-    steps: int = 2400
+    steps: int = 1200
     batch: int = 64
     lr: float = 3e-3
     seed: int = 0

@@ -17,3 +17,15 @@ def tiny_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     cfg = TestbedConfig(hidden=64, layers=2, heads=2, steps=150, batch=32, checkpoints=2)
     return train_testbed(tmp_path_factory.mktemp("testbed"), cfg)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`gpu` tests skip cleanly where no CUDA device is present."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

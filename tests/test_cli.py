@@ -1,0 +1,55 @@
+"""User mistakes: one clear line naming the file/field/value, exit code 2, no traceback."""
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+
+GOOD_TASK = "tasks: [{name: addition, n_problems: 3}]\n"
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    err = capsys.readouterr().err.strip()
+    return code, err
+
+
+@pytest.mark.parametrize("body,needle", [
+    ("tasks: [{name: additon}]\ncheckpoints: [CKPT]\nmethods: [greedy]\n", "tasks[0]: unknown task 'additon'"),
+    (GOOD_TASK + "checkpoints: [CKPT]\nmethods: [greedy, majorty]\n", "methods[1]: unknown method 'majorty'"),
+    (GOOD_TASK + "checkpoints: [/nope/ckpt]\nmethods: [greedy]\n", "checkpoints[0]: checkpoint '/nope/ckpt': no such directory"),
+    (GOOD_TASK + "checkpoints: [CKPT]\nmethods: [greedy]\nbudgetz: [1]\n", "unknown field 'budgetz'"),
+    (GOOD_TASK + "checkpoints: [CKPT]\nmethods: [greedy]\nbudgets: [0, 2]\n", "budgets: expected a non-empty list of positive integers"),
+    (GOOD_TASK + "checkpoints: [CKPT]\nmethods: [{name: greedy, budget: 3}]\n", "methods[0]: unknown field 'budget'"),
+    (GOOD_TASK + "checkpoints: [CKPT]\nmethods: [greedy]\ngeneration: {temperature: hot}\n", "generation: temperature/top_p"),
+    ("tasks: [{name: addition, params: {digits: 99}}]\ncheckpoints: [CKPT]\nmethods: [greedy]\n", "digits must be an integer in 1..12"),
+    ("tasks: [{name: addition, n_problems: -1}]\ncheckpoints: [CKPT]\nmethods: [greedy]\n", "tasks[0].n_problems"),
+    (GOOD_TASK + "methods: [greedy]\n", "missing field 'checkpoints'"),
+    ("tasks: [addition\n", "not valid YAML at line"),
+])
+def test_matrix_mistakes_are_one_line(capsys, tmp_path: Path, body: str, needle: str) -> None:
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    path = tmp_path / "bad.yaml"
+    path.write_text(body.replace("CKPT", str(ckpt)))
+    code, err = run_cli(capsys, "run", str(path), "--out", str(tmp_path / "run"))
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert needle in err and str(path) in err
+
+
+def test_missing_files(capsys, tmp_path: Path) -> None:
+    code, err = run_cli(capsys, "run", str(tmp_path / "none.yaml"))
+    assert code == 2 and "no such matrix file" in err
+    code, err = run_cli(capsys, "report", str(tmp_path / "norun"))
+    assert code == 2 and "no records found" in err
+
+
+def test_listings(capsys) -> None:
+    assert main(["tasks"]) == 0
+    out = capsys.readouterr().out
+    assert "addition" in out and "gsm8k" in out
+    assert main(["methods"]) == 0
+    out = capsys.readouterr().out
+    for name in ("greedy", "sample", "majority", "oracle_best_of_n"):
+        assert name in out
