@@ -257,7 +257,9 @@ def parse_matrix(data: Any, source: str = "<matrix>") -> Matrix:
             path = resolve_checkpoint(c["path"])
         except ConfigError as e:
             raise r.fail(where, str(e)) from None
-        ckpts.append(CheckpointSpec(c.get("name", c["path"]), path, backend, c.get("params", {})))
+        alias = c["path"].startswith("testbed")
+        label = c.get("name", c["path"] if alias else Path(c["path"]).name)
+        ckpts.append(CheckpointSpec(label, path, backend, c.get("params", {})))
 
     methods = []
     for i, raw in enumerate(r.list_of(data["methods"], "methods")):

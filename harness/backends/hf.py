@@ -25,6 +25,9 @@ def configure_torch(threads: int | None = None) -> None:
     Denormal floats made attention up to 30x slower on some CPUs; flushing them is harmless
     for inference. Thread count: THINKBENCH_THREADS, else the argument, else torch's default.
     """
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # our own progress bars say what is running
     torch.set_flush_denormal(True)
     threads = int(os.environ.get("THINKBENCH_THREADS", threads or 0))
     if threads > 0:

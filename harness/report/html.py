@@ -37,12 +37,15 @@ def task_figure(agg: pd.DataFrame, task: str) -> go.Figure:
             xs_per_axis[col] += [x + x[::-1], x]
         x = g[AXES[0][0]].tolist()
         fig.add_trace(go.Scatter(x=x + x[::-1], y=g["ci_high"].tolist() + g["ci_low"].tolist()[::-1],
-                                 fill="toself", fillcolor=color, opacity=0.18, line={"width": 0},
+                                 mode="lines", fill="toself", fillcolor=color, opacity=0.18, line={"width": 0},
                                  hoverinfo="skip", legendgroup=name, showlegend=False))
         text = [f"{name} @ {b}<br>acc {a:.3f} [{lo:.3f}, {hi:.3f}]<br>n={n}"
                 for b, a, lo, hi, n in zip(g["budget"], g["accuracy"], g["ci_low"], g["ci_high"], g["n"])]
+        # Error bars too: a method with one point (greedy) has no band to draw.
+        error = {"type": "data", "array": (g["ci_high"] - g["accuracy"]).tolist(),
+                 "arrayminus": (g["accuracy"] - g["ci_low"]).tolist(), "thickness": 1, "width": 3}
         fig.add_trace(go.Scatter(x=x, y=g["accuracy"].tolist(), mode="lines+markers", name=name,
-                                 line={"color": color}, legendgroup=name, text=text,
+                                 line={"color": color}, legendgroup=name, text=text, error_y=error,
                                  hovertemplate="%{text}<br>x=%{x:.3g}<extra></extra>"))
     buttons = [dict(label=label, method="update",
                     args=[{"x": xs_per_axis[col]}, {"xaxis.title.text": label}]) for col, label in AXES]
