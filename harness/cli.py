@@ -101,6 +101,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.command == "tasks":
         for name, cls in TASKS.items():
             print(f"{name:<20} {(cls.__doc__ or '').strip().splitlines()[0]}")
+        for prefix, factory in TASKS.families():
+            print(f"{prefix + ':<name>':<20} {(factory.__doc__ or '').strip().splitlines()[0]}")
     else:
         for name, m in METHODS.items():
             kind = "pooled" if m.pooled else ("budget: n/a" if not m.uses_budget else "")

@@ -63,19 +63,44 @@ class SamplePool:
             outs, costs = ctx.policy.generate([ctx.task.prompt(p) for p in missing], n=self.size,
                                               temperature=s.temperature, top_p=s.top_p,
                                               max_tokens=s.max_tokens, stop=s.stop, seed=self.seed)
+            pairs = [(p, c) for p, comps in zip(missing, outs) for c in comps]
+            samples = iter(judge_many(ctx, [p for p, _ in pairs], [c for _, c in pairs]))
             for problem, comps, cost in zip(missing, outs, costs):
-                self.drawn[problem.id] = ([judge(ctx, problem, c) for c in comps], cost)
+                self.drawn[problem.id] = ([next(samples) for _ in comps], cost)
         return [self.drawn[p.id] for p in problems]
 
 
 def judge(ctx: SolveContext, problem: Problem, completion: Completion) -> Sample:
     """Extract and check one completion; a checker failure is kept on the sample, not raised."""
+    return judge_many(ctx, [problem], [completion])[0]
+
+
+def judge_many(ctx: SolveContext, problems: Sequence[Problem], completions: Sequence[Completion]) -> list[Sample]:
+    """Extract and check many completions, through the task's batched `check_many` if it has
+    one (code runs in parallel sandboxes); a failure is kept on its sample, not raised."""
+    answers, errors = [], []
+    for c in completions:
+        try:
+            answers.append(ctx.task.extract(c.text))
+            errors.append(None)
+        except Exception as e:  # noqa: BLE001 - one bad sample must not stop the run
+            answers.append(None)
+            errors.append(f"extract failed: {type(e).__name__}: {e}")
     try:
-        answer = ctx.task.extract(completion.text)
-        key = None if answer is None else ctx.task.canonical(answer)
-        return Sample(completion, answer, key, ctx.task.check(answer, problem).correct)
-    except Exception as e:  # noqa: BLE001 - one bad sample must not stop the run
-        return Sample(completion, None, None, False, error=f"{type(e).__name__}: {e}")
+        if hasattr(ctx.task, "check_many"):
+            correct = [v.correct for v in ctx.task.check_many(answers, list(problems))]
+        else:
+            correct = [ctx.task.check(a, p).correct for a, p in zip(answers, problems)]
+    except Exception:  # noqa: BLE001 - fall back to one by one, to pin the failure on its sample
+        correct = []
+        for i, (a, p) in enumerate(zip(answers, problems)):
+            try:
+                correct.append(ctx.task.check(a, p).correct)
+            except Exception as e:  # noqa: BLE001
+                correct.append(False)
+                errors[i] = errors[i] or f"{type(e).__name__}: {e}"
+    return [Sample(c, a, None if a is None else ctx.task.canonical(a), ok, err)
+            for c, a, ok, err in zip(completions, answers, correct, errors)]
 
 
 @dataclass

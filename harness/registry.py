@@ -16,6 +16,7 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._families: dict[str, T] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
         def deco(obj: T) -> T:
@@ -26,21 +27,35 @@ class Registry(Generic[T]):
 
         return deco
 
+    def register_family(self, prefix: str) -> Callable[[T], T]:
+        """Register a factory for every name `prefix:<member>`; it is called with the member."""
+
+        def deco(obj: T) -> T:
+            self._families[prefix] = obj
+            return obj
+
+        return deco
+
     def get(self, name: str) -> T:
-        try:
+        if name in self._items:
             return self._items[name]
-        except KeyError:
-            known = ", ".join(sorted(self._items)) or "none"
-            raise ConfigError(f"unknown {self.kind} {name!r} (known: {known})") from None
+        prefix, sep, member = name.partition(":")
+        if sep and prefix in self._families:
+            return self._families[prefix](member)
+        known = ", ".join(sorted(self._items) + [f"{p}:<name>" for p in sorted(self._families)]) or "none"
+        raise ConfigError(f"unknown {self.kind} {name!r} (known: {known})")
 
     def __contains__(self, name: str) -> bool:
-        return name in self._items
+        return name in self._items or name.partition(":")[0] in self._families
 
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._items))
 
     def items(self) -> list[tuple[str, T]]:
         return sorted(self._items.items())
+
+    def families(self) -> list[tuple[str, T]]:
+        return sorted(self._families.items())
 
 
 TASKS: Registry = Registry("task")

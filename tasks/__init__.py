@@ -1,2 +1,2 @@
 """Task definitions. Importing this package registers every task with `harness.registry.TASKS`."""
-from tasks import math  # noqa: F401
+from tasks import code, logic, math  # noqa: F401

@@ -9,6 +9,7 @@ from harness.registry import ConfigError
 from harness.testbed import TestbedConfig, teacher_solution
 from tasks.math.addition import AdditionTask, in_test_split, solution_text
 from tasks.math.gsm8k import BUILTIN, GSM8KTask, reference_answer
+from tasks.math.extract import extract_math
 
 SHIPPED = BUILTIN["builtin:gsm8k-test-100"]
 
@@ -83,16 +84,20 @@ def test_gsm8k_subset_is_seeded() -> None:
     assert len(task.problems("test", 10, 3)) == 10
 
 
-@pytest.mark.parametrize("completion,expected", [
-    ("so she has 5 + 3 = 8 apples.\n#### 8", "8"),
-    ("The answer is 1,000.", "1,000"),
-    ("The final answer is $42", "42"),
-    ("First 12, then 7 more, total 19 apples", "19"),
-    ("#### 3\nbut later I wrote 5", "3"),
-    ("nothing numeric", None),
+@pytest.mark.parametrize("completion,expected,rule", [
+    ("so she has 5 + 3 = 8 apples.\n#### 8", "8", "hash"),
+    ("The answer is 1,000. That is all", "1,000", "answer_is"),
+    ("The final answer is $42", "$42", "answer_is"),
+    ("First 12, then 7 more, total 19 apples", "19", "last_number"),
+    ("#### 3\nbut later I wrote 5", "3", "hash"),
+    ("Answer: 17", "17", "answer_colon"),
+    ("so \\boxed{12} and the answer is 13", "12", "boxed"),
+    ("nothing numeric", None, "none"),
 ])
-def test_gsm8k_extraction_rules(completion: str, expected: str | None) -> None:
-    assert GSM8KTask(data=str(SHIPPED)).extract(completion) == expected
+def test_gsm8k_extraction_rules(completion: str, expected: str | None, rule: str) -> None:
+    task = GSM8KTask(data=str(SHIPPED))
+    assert task.extract(completion) == expected
+    assert extract_math(completion).rule == rule == task.extract_rule(completion)
 
 
 def test_gsm8k_numeric_equivalence() -> None:

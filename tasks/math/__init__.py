@@ -1,2 +1,2 @@
-"""Math tasks: procedural arithmetic (the testbed's task) and GSM8K."""
-from tasks.math import addition, gsm8k  # noqa: F401
+"""Math tasks: the testbed's addition, GSM8K, GSM-Symbolic, MATH, MATH-500, AIME."""
+from tasks.math import addition, competition, gsm8k, gsm_symbolic  # noqa: F401

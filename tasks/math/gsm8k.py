@@ -6,7 +6,6 @@ or the HF dataset `openai/gsm8k` when `data` is not given and a network is there
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,13 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from harness.registry import TASKS, ConfigError
-from harness.types import Problem, Verdict
-from tasks.base import TaskBase
-from tasks.math.numbers import canonical_number, last_number, numbers_equal
+from harness.types import Problem
+from tasks.math.base import PERCENT_RE, MathTask, load_hf_rows, read_jsonl_rows
 
 BUILTIN = {"builtin:gsm8k-test-100": Path(__file__).parent / "data" / "gsm8k-test-100.jsonl"}
 HASH_RE = re.compile(r"####\s*(.+?)\s*$", re.MULTILINE)
-ANSWER_IS_RE = re.compile(r"[Tt]he (?:final )?answer is[:\s]*\$?\s*(-?[\d,]*\.?\d+)")
 PROMPT = "Question: {question}\nAnswer: Let's think step by step."
 
 
@@ -32,40 +29,10 @@ def reference_answer(solution: str) -> str:
     return found[-1].replace(",", "").strip()
 
 
-def read_rows(path: Path) -> list[dict]:
-    """JSONL rows; a bad line is named by file and line number."""
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ConfigError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-            for key in ("question", "answer"):
-                if not isinstance(row.get(key), str):
-                    raise ConfigError(f"{path}:{lineno}: field {key!r} missing or not a string")
-            rows.append(row)
-    return rows
-
-
-def load_hf(split: str) -> list[dict]:
-    """GSM8K from the HF hub (needs `datasets` and a network)."""
-    try:
-        from datasets import load_dataset
-
-        return [dict(r) for r in load_dataset("openai/gsm8k", "main", split=split)]
-    except Exception as e:  # noqa: BLE001 - any failure means "not available here"
-        raise ConfigError("gsm8k: no `data` file given and the HF dataset openai/gsm8k could not be "
-                          f"loaded ({type(e).__name__}); offline, set data: PATH.jsonl or "
-                          "data: builtin:gsm8k-test-100") from None
-
-
 @TASKS.register("gsm8k")
 @dataclass
-class GSM8KTask(TaskBase):
-    """GSM8K with lm-eval-style extraction: `####`, then "The answer is", then the last number."""
+class GSM8KTask(MathTask):
+    """GSM8K: numeric answers; extraction and equivalence of the math tasks."""
 
     data: str | None = None
     prompt_template: str = PROMPT
@@ -75,12 +42,12 @@ class GSM8KTask(TaskBase):
     def _load(self, split: str) -> list[dict]:
         if split not in self._rows:
             if self.data is None:
-                self._rows[split] = load_hf(split)
+                self._rows[split] = load_hf_rows("gsm8k", "openai/gsm8k", "main", split)
             else:
                 path = BUILTIN.get(self.data, Path(self.data))
                 if not path.is_file():
                     raise ConfigError(f"gsm8k: data file {self.data!r} not found")
-                self._rows[split] = read_rows(path)
+                self._rows[split] = read_jsonl_rows(path, "gsm8k", ("question", "answer"))
         return self._rows[split]
 
     def problems(self, split: str, n: int | None, seed: int) -> list[Problem]:
@@ -97,21 +64,6 @@ class GSM8KTask(TaskBase):
                 raise ConfigError(f"gsm8k: row {i}: {e}") from None
             out.append(Problem(id=str(row.get("id", i)), reference=ref,
                                prompt=self.prompt_template.format(question=row["question"]),
-                               meta={"solution": row["answer"]}))
+                               meta={"solution": row["answer"],
+                                     "percent": bool(PERCENT_RE.search(row["question"]))}))
         return out
-
-    def extract(self, completion: str) -> str | None:
-        for rule in (HASH_RE, ANSWER_IS_RE):
-            found = rule.findall(completion)
-            if found:
-                return found[-1].strip()
-        return last_number(completion)
-
-    def check(self, answer: str | None, problem: Problem) -> Verdict:
-        if answer is None:
-            return Verdict(False, "no answer found")
-        ok = numbers_equal(answer, problem.reference)
-        return Verdict(ok, "equal" if ok else f"expected {problem.reference}")
-
-    def canonical(self, answer: str) -> str:
-        return canonical_number(answer)

