@@ -1,4 +1,4 @@
-"""`thinkbench` command line: quickstart, bootstrap, run, report, tasks, methods."""
+"""`thinkbench` command line: quickstart, bootstrap, run, report, score, tasks, methods."""
 from __future__ import annotations
 
 import argparse
@@ -94,6 +94,28 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    from harness.score import score
+
+    try:
+        ks = tuple(int(k) for k in args.k.split(",") if k.strip())
+    except ValueError:
+        raise ConfigError(f"--k: expected comma-separated integers, got {args.k!r}") from None
+    summary = score(args.task, args.completions, data=args.data, ks=ks, split=args.split, n=args.n,
+                    seed=args.seed)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.out.with_name(args.out.name + ".tmp")
+        tmp.write_text("".join(json.dumps(v) + "\n" for v in summary.verdicts))
+        tmp.replace(args.out)
+    scored = sum(v["correct"] is not None for v in summary.verdicts)
+    print(f"{args.task}: {scored} completions of {summary.problems} problems scored, "
+          f"accuracy {summary.accuracy:.4f}" + (f", {summary.malformed} malformed rows" if summary.malformed else ""))
+    for k, value in summary.pass_at.items():
+        print(f"  pass@{k}: {value:.4f}")
+    return 1 if summary.malformed else 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from harness.registry import METHODS, TASKS, load_plugins
 
@@ -129,6 +151,16 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("run")
     rep.add_argument("--out", type=Path, help="report directory (default: reports/<run name>)")
     rep.set_defaults(fn=cmd_report)
+    sc = sub.add_parser("score", help="score completions made elsewhere (verdicts, accuracy, pass@k)")
+    sc.add_argument("--task", required=True, help="a registered task name, e.g. gsm8k, humaneval, rg:maze")
+    sc.add_argument("--data", help="the task's data file in its own format (default: its own source)")
+    sc.add_argument("--completions", required=True, type=Path, help="JSONL of {problem_id|task_id, completion}")
+    sc.add_argument("--k", default="1", help="pass@k values, comma-separated (default 1)")
+    sc.add_argument("--out", type=Path, help="write one verdict row per completion here (JSONL)")
+    sc.add_argument("--split", default="test", help="split of the task (default test)")
+    sc.add_argument("--n", type=int, help="number of problems (procedural tasks)")
+    sc.add_argument("--seed", type=int, default=0, help="problem seed (procedural tasks)")
+    sc.set_defaults(fn=cmd_score)
     for name in ("tasks", "methods"):
         sub.add_parser(name, help=f"list registered {name}").set_defaults(fn=cmd_list)
     return p

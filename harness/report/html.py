@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.offline import get_plotlyjs
 
-from harness.report.stats import aggregate
+from harness.report.stats import aggregate, paired_differences
 from harness.store import load_records
 
 # x-axis choices (column, label); the first is the default view.
@@ -77,6 +77,20 @@ def _markdown(table: pd.DataFrame) -> str:
     return head + "".join("| " + " | ".join(str(v) for v in row) + " |\n" for row in table.itertuples(index=False))
 
 
+def paired_table(records: pd.DataFrame) -> pd.DataFrame:
+    """Paired differences against single-sample accuracy (`sample`), else against `greedy`."""
+    methods = set(records["method"])
+    baseline = "sample" if "sample" in methods else "greedy" if "greedy" in methods else None
+    diffs = paired_differences(records, baseline) if baseline else pd.DataFrame()
+    if diffs.empty:
+        return diffs
+    return pd.DataFrame({
+        "task": diffs["task"], "checkpoint": diffs["checkpoint"],
+        "comparison": diffs["method"] + "@" + diffs["budget"].astype(str) + " − " + diffs["baseline"],
+        "n": diffs["n"], "difference [95% CI]": diffs.apply(
+            lambda r: f"{r.difference:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]", axis=1)})
+
+
 def write_report(run_dir: str | Path, out: str | Path) -> Path:
     """Build index.html and summary.md for the run in `run_dir` into `out`; returns index.html."""
     records = load_records(run_dir)
@@ -85,10 +99,15 @@ def write_report(run_dir: str | Path, out: str | Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     run = Path(run_dir).name
     table = summary_table(agg)
+    paired = paired_table(records)
+    paired_md = f"\n## Paired differences (over the same problems)\n\n{_markdown(paired)}" if len(paired) else ""
+    paired_html = (f"<h2>Paired differences (over the same problems)</h2>"
+                   f"{paired.to_html(index=False, escape=True, border=0)}" if len(paired) else "")
     (out / "summary.md").write_text(
         f"# thinkbench report: {run}\n\n{len(records)} records, {agg['task'].nunique()} task(s), "
         f"{agg['method'].nunique()} method(s). Accuracy is the mean over problems with a 95 % "
-        "interval; maj@k and pass@k are exact expectations over the sample pool.\n\n" + _markdown(table))
+        "interval; maj@k and pass@k are exact expectations over the sample pool.\n\n" + _markdown(table)
+        + paired_md)
     figures = "\n".join(task_figure(agg, t).to_html(full_html=False, include_plotlyjs=False)
                         for t in sorted(agg["task"].unique()))
     page = f"""<!doctype html>
@@ -104,6 +123,7 @@ the expected cost of drawing k. Use the menu at the top right of a plot to chang
 {figures}
 <h2>Summary</h2>
 {table.to_html(index=False, escape=True, border=0)}
+{paired_html}
 </body></html>"""
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")

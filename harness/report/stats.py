@@ -59,3 +59,28 @@ def aggregate(records: pd.DataFrame) -> pd.DataFrame:
             "flops": float(g["flops"].mean()), "wall_s": float(g["wall_s"].mean()),
             "train_flops": float(g["train_flops"].max()), "errors": int(g["errors"].sum())})
     return pd.DataFrame(rows)
+
+
+def paired_differences(records: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """Each method at its largest budget minus `baseline`, paired over problems, with a 95 % CI.
+
+    Pairing removes between-problem variance, so a difference can be significant even where the
+    two accuracy intervals overlap.
+    """
+    per_problem = records.groupby(KEYS + ["problem_id"], as_index=False)["correct"].mean()
+    rows = []
+    for (task, ckpt), g in per_problem.groupby(["task", "checkpoint"], sort=True):
+        base = g[g["method"] == baseline]
+        if base.empty:
+            continue
+        base = base[base["budget"] == base["budget"].max()].set_index("problem_id")["correct"]
+        for method, m in g[g["method"] != baseline].groupby("method", sort=True):
+            top = m[m["budget"] == m["budget"].max()].set_index("problem_id")["correct"]
+            diff = (top - base).dropna()
+            if len(diff) < 2:
+                continue
+            half = Z95 * float(diff.std(ddof=1)) / math.sqrt(len(diff))
+            rows.append({"task": task, "checkpoint": ckpt, "method": method, "budget": int(m["budget"].max()),
+                         "baseline": baseline, "n": len(diff), "difference": float(diff.mean()),
+                         "ci_low": float(diff.mean()) - half, "ci_high": float(diff.mean()) + half})
+    return pd.DataFrame(rows)

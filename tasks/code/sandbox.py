@@ -119,6 +119,11 @@ def _preexec(uid: int | None, limits: Limits, workdir: str) -> None:
         os.setuid(uid)
 
 
+def _status(pid: str) -> dict[str, str]:
+    with open(f"/proc/{pid}/status") as fh:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in fh if ":\t" in line)
+
+
 def _pids_where(match) -> list[int]:
     out = []
     for entry in os.scandir("/proc"):
@@ -135,12 +140,14 @@ def _sweep(uid: int | None, marker: str) -> int:
     """Kill every process the check left behind, however it detached; returns how many."""
     if uid is not None:
         def match(pid: str) -> bool:
-            with open(f"/proc/{pid}/status") as fh:
-                return any(line.startswith("Uid:") and int(line.split()[1]) == uid for line in fh)
+            status = _status(pid)
+            return status.get("State", "Z")[0] != "Z" and int(status.get("Uid", "-1").split()[0]) == uid
     else:
         token = marker.encode()
 
         def match(pid: str) -> bool:
+            if _status(pid).get("State", "Z")[0] == "Z":
+                return False  # already dead, waiting for its parent to reap it
             with open(f"/proc/{pid}/environ", "rb") as fh:
                 return token in fh.read()
     killed = 0

@@ -9,6 +9,7 @@ is the row's `id`, else `unique_id` (MATH-500's own), else its row number.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,7 @@ class CompetitionMath(MathTask):
     _rows: dict = field(default_factory=dict, repr=False)
 
     # (HF dataset, config, split or None for the requested one) per source; set by each task.
-    HF_SOURCES: tuple[tuple[str, str | None, str | None], ...] = ()
+    HF_SOURCES: ClassVar[tuple[tuple[str, str | None, str | None], ...]] = ()
 
     def hf_rows(self, split: str) -> list[dict]:
         return [r for name, config, fixed in self.HF_SOURCES

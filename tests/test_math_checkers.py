@@ -1,0 +1,99 @@
+"""Math extraction and equivalence on tricky pairs (the checker's credibility is the product)."""
+import pytest
+
+from tasks.math.equivalence import MathChecker, numeric_equal, strip_decorations
+from tasks.math.extract import extract_math, last_boxed
+
+
+@pytest.fixture(scope="module")
+def checker():
+    c = MathChecker(timeout_s=10)
+    yield c
+    c.close()
+
+
+EQUAL = [
+    ("1,000", "1000"), ("1000.0", "1000"), ("$1,000", "1000"), ("\\$18", "18"), ("18.00", "18"),
+    ("-7", "-7.0"), ("0.5", "1/2"), ("\\frac{1}{2}", "0.5"), ("\\dfrac{3}{4}", "0.75"), ("\\tfrac12", "0.5"),
+    ("-\\frac{3}{4}", "-0.75"), ("50\\%", "50"), ("50%", "50"), ("5 cm", "5"), ("12 apples", "12"),
+    ("5 \\text{ dollars}", "5"), ("\\text{5}", "5"), ("x = 5", "5"), ("\\{1,2\\}", "\\{2,1\\}"),
+    ("[0,1)", "[0,1)"), ("(-\\infty, 3]", "(-\\infty,3]"), ("\\sqrt{2}/2", "\\frac{\\sqrt2}{2}"),
+    ("2\\sqrt{3}", "\\sqrt{12}"), ("\\pi/2", "\\frac{\\pi}{2}"), ("x^2+2x+1", "(x+1)^2"),
+    ("\\begin{pmatrix}1\\\\2\\end{pmatrix}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}"), ("10^{3}", "1000"),
+    ("3, 5", "5, 3"), ("\\text{(B)}", "B"), ("007", "7"), ("1e3", "1000"),
+]
+UNEQUAL = [
+    ("1/3", "0.333"), ("0.33", "1/3"), ("50%", "0.5"), ("0.5", "50"), ("1,5", "15"), ("10", "100"),
+    ("-5", "5"), ("[0,1)", "[0,1]"), ("2\\pi", "6.28"), ("\\sqrt{2}", "1.414"), ("x^2", "2x"),
+    ("3", "3.0001"), ("A", "B"), ("\\{1,2\\}", "\\{1,2,3\\}"), ("1000", "100"), ("12", "1.2"),
+]
+
+
+@pytest.mark.parametrize("pred,gold", EQUAL)
+def test_equal_pairs(checker: MathChecker, pred: str, gold: str) -> None:
+    assert checker.equal(pred, gold), (pred, gold)
+
+
+@pytest.mark.parametrize("pred,gold", UNEQUAL)
+def test_unequal_pairs(checker: MathChecker, pred: str, gold: str) -> None:
+    assert not checker.equal(pred, gold), (pred, gold)
+
+
+def test_percent_only_where_the_task_says(checker: MathChecker) -> None:
+    assert not checker.equal("50%", "0.5")
+    assert checker.equal("50%", "0.5", percent=True)
+    assert checker.equal("0.5", "50", percent=True)
+    assert not checker.equal("0.4", "50", percent=True)
+
+
+def test_none_never_equal(checker: MathChecker) -> None:
+    assert not checker.equal(None, "0")
+
+
+def test_cache_and_batching(checker: MathChecker) -> None:
+    pairs = [("\\frac{\\sqrt{8}}{2}", "\\sqrt{2}"), ("x+1", "1+x")] * 50
+    assert all(checker.equal_many(pairs))
+    assert ("x+1", "1+x", False) in checker.cache
+
+
+def test_a_hanging_verify_is_killed_and_the_checker_recovers(monkeypatch) -> None:
+    c = MathChecker(timeout_s=0.5)
+    assert c.equal("x+1", "1+x")  # the worker is up (its start-up has its own allowance)
+    # An enormous power makes sympy grind; the deadline kills the worker, the verdict is False.
+    assert not c.equal("9^{9^{9^{9}}}", "9^{9^{9^{8}}}+1")
+    assert c.timeouts >= 1
+    assert c.equal("\\frac{1}{2}+x", "x+0.5")  # a fresh worker takes over
+    c.close()
+
+
+def test_numeric_fast_path_is_exact() -> None:
+    assert numeric_equal("1,000,000", "1e6") is True
+    assert numeric_equal("0.1", "1/10") is True
+    assert numeric_equal("x", "1") is None
+    assert strip_decorations("$5.00$.") == ("5.00", False)
+    assert strip_decorations("25\\%") == ("25", True)
+
+
+@pytest.mark.parametrize("text,answer,rule", [
+    ("so \\boxed{\\frac{1}{2}}.", "\\frac{1}{2}", "boxed"),
+    ("\\boxed{\\begin{pmatrix}1\\\\2\\end{pmatrix}}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}", "boxed"),
+    ("first \\boxed{1} then \\boxed{2}", "2", "boxed"),
+    ("\\boxed{x^{2}+\\frac{1}{y_{1}}}", "x^{2}+\\frac{1}{y_{1}}", "boxed"),
+    ("\\boxed 7 is it", "7", "boxed"),
+    ("\\fbox{9}", "9", "boxed"),
+    ("The answer is $\\frac{3}{4}$.", "\\frac{3}{4}", "answer_is"),
+    ("Thus the final answer is: 12. I hope", "12", "answer_is"),
+    ("The answer is 3.5.", "3.5", "answer_is"),
+    ("Answer: 42", "42", "answer_colon"),
+    ("**Answer:** (C)", "(C)", "answer_colon"),
+    ("work\n#### 1,234", "1,234", "hash"),
+    ("I got 3 and then 5.5 apples", "5.5", "last_number"),
+    ("no digits", None, "none"),
+])
+def test_extraction_rules(text: str, answer: str | None, rule: str) -> None:
+    got = extract_math(text)
+    assert (got.answer, got.rule) == (answer, rule)
+
+
+def test_unbalanced_box_falls_back_to_an_earlier_one() -> None:
+    assert last_boxed("\\boxed{3} and \\boxed{4") == "3"
