@@ -73,7 +73,7 @@ def score(task_name: str, completions: Path, *, data: str | None = None, ks: tup
         if error:
             print(error, file=sys.stderr)
         verdicts.append({"line": lineno, "problem_id": pid, "answer": None, "correct": None,
-                         "reason": None, "error": error})
+                         "reason": None, "rule": None, "error": error})
         if error is None:
             todo.append(len(verdicts) - 1)
     answers = [task.extract(rows[i][2]) for i in todo]
@@ -81,8 +81,10 @@ def score(task_name: str, completions: Path, *, data: str | None = None, ks: tup
     checked = (task.check_many(answers, batch) if hasattr(task, "check_many")
                else [task.check(a, p) for a, p in zip(answers, batch)])
     per_problem: dict[str, list[bool]] = defaultdict(list)
+    rule_of = getattr(task, "extract_rule", None)  # math tasks say which extraction rule fired
     for i, answer, verdict in zip(todo, answers, checked):
-        verdicts[i].update(answer=answer, correct=verdict.correct, reason=verdict.reason)
+        verdicts[i].update(answer=answer, correct=verdict.correct, reason=verdict.reason,
+                           rule=rule_of(rows[i][2]) if rule_of else None)
         per_problem[verdicts[i]["problem_id"]].append(verdict.correct)
     scored = [v["correct"] for v in verdicts if v["correct"] is not None]
     accuracy = sum(scored) / len(scored) if scored else 0.0

@@ -33,6 +33,7 @@ def test_score_gsm8k_with_malformed_rows(tmp_path: Path, capsys) -> None:
     assert [v["line"] for v in verdicts] == [1, 2, 3, 4, 5, 6]  # ... and the rest still scored, in order
     assert [v["correct"] for v in verdicts] == [True, False, None, None, None, True]
     assert verdicts[0]["answer"] == "10%" and verdicts[1]["reason"] == "expected 10"
+    assert verdicts[0]["rule"] == "answer_is" and verdicts[5]["rule"] == "boxed"
     assert "accuracy 0.6667" in captured.out
     assert "pass@1: 0.6667" in captured.out and "pass@3: 1.0000" in captured.out
 
