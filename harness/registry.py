@@ -61,10 +61,12 @@ class Registry(Generic[T]):
 TASKS: Registry = Registry("task")
 METHODS: Registry = Registry("method")
 BACKENDS: Registry = Registry("backend")
+VERIFIERS: Registry = Registry("verifier")
 
 
 def load_plugins() -> None:
     """Import the packages whose modules register tasks, methods and backends."""
     import baselines.search  # noqa: F401
+    import baselines.verifiers  # noqa: F401
     import harness.backends  # noqa: F401
     import tasks  # noqa: F401

@@ -1,0 +1,1 @@
+"""Trainers: one training method per file (prm/orm value models so far)."""

@@ -1,0 +1,164 @@
+"""`prm` / `orm` trainers: value models from Monte-Carlo rollouts (Math-Shepherd, Wang et al. 2024).
+
+Labelling: for each train problem, sample solutions from the policy; for every step prefix,
+draw k completions and label the step with the fraction that reach a correct answer (soft
+label; hard label = any correct). The last step's label is the solution's own correctness,
+which is also the ORM's outcome label. Training: a tiny Llama with a one-logit token
+classification head, BCE on the label at each step's newline (ORM: at the last step only).
+Labelling and training compute are both counted.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from harness.compute import training_flops
+from harness.types import Cost, Problem
+
+
+@dataclass
+class LabeledSolution:
+    """One sampled solution with its Monte-Carlo step labels."""
+
+    problem: Problem
+    steps: list[str]
+    soft: list[float]   # fraction of rollouts from each step prefix that end correct
+    correct: bool       # the solution's own outcome
+
+
+@dataclass(frozen=True)
+class ValueModelConfig:
+    hidden: int = 128
+    layers: int = 4
+    heads: int = 4
+    steps: int = 600
+    batch: int = 32
+    lr: float = 2e-3
+    seed: int = 0
+    target: str = "prm"  # or "orm": outcome label at the last step only
+
+
+def mc_labels(policy, task, problems: list[Problem], *, samples: int = 4, rollouts: int = 8,
+              max_tokens: int = 64, temperature: float = 1.0, seed: int = 0
+              ) -> tuple[list[LabeledSolution], Cost]:
+    """Sample solutions and label each step prefix by k rollouts from it (all problems batched)."""
+    cost = Cost()
+    outs, costs = policy.generate([task.prompt(p) for p in problems], n=samples, temperature=temperature,
+                                  max_tokens=max_tokens, seed=seed)
+    cost = sum(costs, cost)
+    solutions = []
+    for p, comps in zip(problems, outs):
+        for c in comps:
+            steps = task.steps(c.text)
+            if steps:
+                correct = task.check(task.extract(c.text), p).correct
+                solutions.append(LabeledSolution(p, steps, [0.0] * len(steps), correct))
+    # Every proper prefix of every solution, rolled out k times in one batched call.
+    prefixes = [(si, j) for si, s in enumerate(solutions) for j in range(1, len(s.steps))]
+    prompts = [task.prompt(solutions[si].problem) + "\n".join(solutions[si].steps[:j]) + "\n"
+               for si, j in prefixes]
+    if prompts:
+        routs, rcosts = policy.generate(prompts, n=rollouts, temperature=temperature,
+                                        max_tokens=max_tokens, seed=seed + 1)
+        cost = sum(rcosts, cost)
+        for (si, j), comps in zip(prefixes, routs):
+            s = solutions[si]
+            head = "\n".join(s.steps[:j]) + "\n"
+            wins = sum(task.check(task.extract(head + c.text), s.problem).correct for c in comps)
+            s.soft[j - 1] = wins / len(comps)
+    for s in solutions:
+        s.soft[-1] = float(s.correct)
+    return solutions, cost
+
+
+def _examples(verifier_layout, solutions: list[LabeledSolution], target: str):
+    rows = []
+    for s in solutions:
+        ids, positions = verifier_layout(s.problem, s.steps)
+        labels = s.soft if target == "prm" else [float(s.correct)]
+        pos = positions if target == "prm" else positions[-1:]
+        rows.append((ids, pos, labels))
+    return rows
+
+
+def train_value_model(solutions: list[LabeledSolution], task, tokenizer_from: str | Path, out: Path,
+                      cfg: ValueModelConfig = ValueModelConfig(), label_cost: Cost = Cost()) -> Path:
+    """Train a PRM (or ORM) on labelled solutions; save an HF checkpoint directory in `out`."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForTokenClassification
+
+    from baselines.verifiers.value_model import ValueModelVerifier
+
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_from)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=cfg.hidden, intermediate_size=3 * cfg.hidden,
+                         num_hidden_layers=cfg.layers, num_attention_heads=cfg.heads,
+                         num_key_value_heads=cfg.heads, max_position_embeddings=512, num_labels=1,
+                         pad_token_id=tokenizer.pad_token_id)
+    config._attn_implementation = "eager"
+    model = LlamaForTokenClassification(config)
+    params = sum(p.numel() for p in model.parameters())
+    layout = ValueModelVerifier._layout.__get__(_LayoutOnly(task, tokenizer))
+    rows = _examples(layout, solutions, cfg.target)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(1.0, s / cfg.steps))))
+    tokens, t0 = 0, time.perf_counter()
+    model.train()
+    for _ in range(cfg.steps):
+        batch = [rows[i] for i in rng.integers(0, len(rows), size=cfg.batch)]
+        width = max(len(ids) for ids, _, _ in batch)
+        ids = torch.full((len(batch), width), tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        target = torch.full((len(batch), width), -1.0)
+        for i, (row, pos, labels) in enumerate(batch):
+            ids[i, :len(row)] = torch.tensor(row)
+            mask[i, :len(row)] = 1
+            target[i, pos] = torch.tensor(labels)
+        logits = model(input_ids=ids, attention_mask=mask).logits[..., 0]
+        keep = target >= 0
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits[keep], target[keep])
+        loss.backward()
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        tokens += int(mask.sum())
+    model.eval()
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    info = {"trainer": cfg.target, "config": asdict(cfg), "params": params, "train_tokens": tokens,
+            "train_flops": training_flops(params, tokens), "train_wall_s": time.perf_counter() - t0,
+            "label_cost": asdict(label_cost), "labelled_solutions": len(solutions)}
+    (out / "thinkbench.json").write_text(json.dumps(info, indent=2))
+    return out
+
+
+class _LayoutOnly:
+    """Just enough of a verifier to reuse its text layout before the model exists."""
+
+    def __init__(self, task, tokenizer) -> None:
+        self.task, self.tokenizer, self.step_tag = task, tokenizer, None
+
+
+def step_auroc(scores: list[list[float]], solutions: list[LabeledSolution]) -> float:
+    """AUROC of step scores against hard MC labels (a step is good if any rollout from it wins)."""
+    pos, neg = [], []
+    for sc, s in zip(scores, solutions):
+        for value, label in zip(sc, s.soft):
+            (pos if label > 0 else neg).append(value)
+    if not pos or not neg:
+        return float("nan")
+    ranks = np.argsort(np.argsort(np.array(pos + neg), kind="stable"), kind="stable") + 1.0
+    # Mann-Whitney U with average ranks for ties.
+    values = np.array(pos + neg)
+    for v in np.unique(values):
+        idx = values == v
+        ranks[idx] = ranks[idx].mean()
+    u = ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2
+    return float(u / (len(pos) * len(neg)))

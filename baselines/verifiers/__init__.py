@@ -1,0 +1,2 @@
+"""Verifiers: score full or partial solutions. Importing this package registers them."""
+from baselines.verifiers import oracle, value_model  # noqa: F401
