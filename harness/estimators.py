@@ -61,3 +61,27 @@ def maj_at_k(answers: Sequence[Hashable | None], correct: Sequence[bool], k: int
                     if w:
                         total += Fraction(base * w, t + 1)
     return float(total / comb(n, k))
+
+
+def best_of_k(scores: Sequence[float], correct: Sequence[bool], k: int) -> float:
+    """Expected correctness of the highest-scored of a random k-subset (ties: uniform), exactly.
+
+    A sample is picked when it is in the subset, no higher-scored sample is, and it wins the
+    draw among the equal-scored ones that are.
+    """
+    n = len(scores)
+    if len(correct) != n or not 1 <= k <= n:
+        raise ValueError(f"need len(correct) == len(scores) and 1 <= k <= n, got n={n} k={k}")
+    total = Fraction(0)
+    for value in set(scores):
+        tied = [i for i in range(n) if scores[i] == value]
+        lower = sum(s < value for s in scores)
+        right = sum(correct[i] for i in tied)
+        if not right:
+            continue
+        t = len(tied)
+        # j of the t tied samples in the subset (at least one), the rest from the lower ones.
+        for j in range(1, min(t, k) + 1):
+            ways = comb(t, j) * comb(lower, k - j)
+            total += Fraction(ways * right, t)  # each tied sample is the pick with prob. j/t · 1/j
+    return float(total / comb(n, k))

@@ -20,7 +20,7 @@ TOP_FIELDS = {"name", "tasks", "checkpoints", "methods", "budgets", "seeds", "n_
               "split", "generation", "exclude"}
 TASK_FIELDS = {"name", "params", "split", "n_problems", "problem_seed", "label"}
 CKPT_FIELDS = {"name", "path", "backend", "params"}
-METHOD_FIELDS = {"name", "params", "budgets", "label", "generation"}
+METHOD_FIELDS = {"name", "params", "budgets", "label", "generation", "verifier"}
 SAMPLING_FIELDS = {"temperature", "top_p", "max_tokens", "stop"}
 EXCLUDE_FIELDS = {"task", "checkpoint", "method", "budget", "seed"}
 
@@ -53,6 +53,7 @@ class MethodSpec:
     params: dict
     budgets: tuple[int, ...]
     sampling: Sampling
+    verifier: dict | None = None  # {"name": ..., "path": ..., other verifier arguments}
 
     @property
     def method(self) -> Method:
@@ -201,6 +202,24 @@ def _sampling(r: _Reader, base: Sampling, value: Any, where: str) -> Sampling:
     return Sampling(temperature, top_p, max_tokens, stop)
 
 
+def _verifier(r: _Reader, value: Any, where: str) -> dict | None:
+    """A verifier by name (`oracle`) or as {name, path, ...its arguments}; paths must exist."""
+    from harness.registry import VERIFIERS
+
+    if value is None:
+        return None
+    spec = {"name": value} if isinstance(value, str) else dict(r.mapping(value, where, set(value) if isinstance(value, dict) else set()))
+    if not isinstance(spec.get("name"), str):
+        raise r.fail(where, "missing field 'name'")
+    try:
+        VERIFIERS.get(spec["name"])
+        if "path" in spec:
+            spec["path"] = resolve_checkpoint(str(spec["path"]))
+    except ConfigError as e:
+        raise r.fail(where, str(e)) from None
+    return spec
+
+
 def resolve_checkpoint(value: str) -> str:
     """`testbed` and `testbed/step-N` name the bootstrapped testbed; anything else is a path."""
     from harness.testbed import default_dir
@@ -272,8 +291,11 @@ def parse_matrix(data: Any, source: str = "<matrix>") -> Matrix:
         params = m.get("params", {}) or {}
         budgets = r.ints(m.get("budgets", default_budgets), f"{where}.budgets", positive=True)
         sampling = _sampling(r, base, m.get("generation"), f"{where}.generation")
-        methods.append(MethodSpec(m["name"], m.get("label", _label(m["name"], params)), params,
-                                  budgets, sampling))
+        verifier = _verifier(r, m.get("verifier"), f"{where}.verifier")
+        if METHODS.get(m["name"]).needs_verifier and verifier is None:
+            raise r.fail(where, f"method {m['name']!r} needs a verifier (e.g. verifier: oracle)")
+        label = m.get("label", _label(m["name"], params | ({"verifier": verifier["name"]} if verifier else {})))
+        methods.append(MethodSpec(m["name"], label, params, budgets, sampling, verifier))
 
     exclude = tuple(r.mapping(ex, f"exclude[{i}]", EXCLUDE_FIELDS)
                     for i, ex in enumerate(data.get("exclude", []) or []))

@@ -54,6 +54,7 @@ class SamplePool:
     seed: int
     sampling: Sampling
     drawn: dict[str, tuple[list[Sample], Cost]] = field(default_factory=dict)
+    scored: dict[tuple[int, str], tuple[list[float], Cost]] = field(default_factory=dict)
 
     def get(self, ctx: SolveContext, problems: Sequence[Problem]) -> list[tuple[list[Sample], Cost]]:
         """The pool of each problem, drawing (and checking) what is missing."""
@@ -68,6 +69,23 @@ class SamplePool:
             for problem, comps, cost in zip(missing, outs, costs):
                 self.drawn[problem.id] = ([next(samples) for _ in comps], cost)
         return [self.drawn[p.id] for p in problems]
+
+    def scores(self, ctx: SolveContext, problems: Sequence[Problem]) -> list[tuple[list[float], Cost]]:
+        """The verifier's solution score for every pooled sample (scored once per verifier)."""
+        from baselines.verifiers.aggregate import aggregate
+
+        pools = self.get(ctx, problems)
+        key = id(ctx.verifier)
+        missing = [(p, samples) for p, (samples, _) in zip(problems, pools) if (key, p.id) not in self.scored]
+        if missing:
+            flat = [(p, ctx.task.steps(s.completion.text)) for p, samples in missing for s in samples]
+            step_scores, costs = ctx.verifier.score_many([p for p, _ in flat], [st for _, st in flat])
+            it = iter(zip(step_scores, costs))
+            for p, samples in missing:
+                got = [next(it) for _ in samples]
+                self.scored[(key, p.id)] = ([aggregate(sc, ctx.verifier.aggregate) for sc, _ in got],
+                                            sum((c for _, c in got), Cost()))
+        return [self.scored[(key, p.id)] for p in problems]
 
 
 def judge(ctx: SolveContext, problem: Problem, completion: Completion) -> Sample:
@@ -128,16 +146,17 @@ class Method:
     pooled: bool = False        # reads the shared sample pool
     uses_budget: bool = True    # False: one cell at budget 1, whatever the matrix lists
     greedy: bool = False        # decodes at temperature 0 whatever `generation:` says
+    needs_verifier: bool = False
     doc: str = ""
 
 
 def register_method(name: str, *, pooled: bool = False, uses_budget: bool = True,
-                    greedy: bool = False) -> Callable[[SolveFn], SolveFn]:
+                    greedy: bool = False, needs_verifier: bool = False) -> Callable[[SolveFn], SolveFn]:
     """Register `solve` under `name` (the name users write in a matrix)."""
 
     def deco(fn: SolveFn) -> SolveFn:
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        METHODS.register(name)(Method(name, fn, pooled, uses_budget, greedy, doc))
+        METHODS.register(name)(Method(name, fn, pooled, uses_budget, greedy, needs_verifier, doc))
         return fn
 
     return deco

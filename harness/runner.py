@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from harness.matrix import Cell, Matrix, pool_key
 from harness.methods import SamplePool, SolveContext
-from harness.registry import BACKENDS, ConfigError
+from harness.registry import BACKENDS, VERIFIERS, ConfigError
 from harness.store import RunStore
 from harness.types import Attempt, Cost, Problem
 
@@ -87,6 +87,7 @@ def run_matrix(matrix: Matrix, out: str | Path, *, quiet: bool = False) -> RunRe
             policy = BACKENDS.get(ckpt.backend)(ckpt.path, **ckpt.params)
             train_flops = train_flops_of(ckpt.path)
             pools: dict[tuple, SamplePool] = {}
+            verifiers: dict[tuple, object] = {}
             for spec in matrix.tasks:
                 task = spec.build()
                 task_cells = [c for c in mine if c.task == spec]
@@ -100,8 +101,15 @@ def run_matrix(matrix: Matrix, out: str | Path, *, quiet: bool = False) -> RunRe
                     if cell.method.method.pooled:
                         pool = pools.setdefault(pool_key(cell), SamplePool(cell.pool, cell.seed,
                                                                            cell.method.sampling))
+                    verifier = None
+                    if cell.method.verifier:
+                        vkey = (spec.label, json.dumps(cell.method.verifier, sort_keys=True))
+                        if vkey not in verifiers:
+                            args = {k: v for k, v in cell.method.verifier.items() if k != "name"}
+                            verifiers[vkey] = VERIFIERS.get(cell.method.verifier["name"])(task, **args)
+                        verifier = verifiers[vkey]
                     ctx = SolveContext(policy, task, cell.seed, cell.method.sampling, pool,
-                                       params=dict(cell.method.params))
+                                       verifier=verifier, params=dict(cell.method.params))
                     try:
                         attempts = cell.method.method.solve(ctx, problems, cell.budget)
                         _check(task, problems, attempts)

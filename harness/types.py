@@ -35,12 +35,14 @@ class Cost:
 
 @dataclass
 class Completion:
-    """One continuation of a prompt. `finish` is "stop" (EOS or a stop string) or "length"."""
+    """One continuation of a prompt. `finish` is "stop" (EOS or a stop string) or "length";
+    `stop_string` is the stop string that ended it (None for EOS or length)."""
 
     text: str
     tokens: int
     logprob: float | None
     finish: str
+    stop_string: str | None = None
 
 
 @dataclass(frozen=True)

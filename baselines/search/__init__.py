@@ -1,2 +1,3 @@
 """Test-time methods, one file each. Importing this package registers them."""
-from baselines.search import greedy, majority, oracle_best_of_n, sample  # noqa: F401
+from baselines.search import (  # noqa: F401
+    beam, best_of_n, greedy, majority, oracle_best_of_n, sample, weighted_best_of_n)

@@ -154,9 +154,11 @@ class HFPolicy:
 
     def _completion(self, toks: list[int], logprob: float, finish: str, stop: tuple[str, ...]) -> Completion:
         text = self.tokenizer.decode([t for t in toks if t not in self.eos_ids], skip_special_tokens=True)
-        cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=-1)
-        if cut >= 0:  # like OpenAI and vLLM, the stop string is not part of the text
-            text = text[:cut]
+        found = [(i, s) for s in stop for i in [text.find(s)] if i >= 0]
+        if found:  # like OpenAI and vLLM, the stop string is not part of the text
+            cut, matched = min(found)
+            return Completion(text=text[:cut], tokens=len(toks), logprob=logprob, finish=finish,
+                              stop_string=matched)
         return Completion(text=text, tokens=len(toks), logprob=logprob, finish=finish)
 
     @staticmethod

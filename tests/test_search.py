@@ -1,0 +1,110 @@
+"""Verifier-guided methods: consistency with the pooled estimators, and scripted cases where
+the right choice is known."""
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness.matrix import parse_matrix
+from harness.methods import Sampling, SolveContext
+from harness.registry import METHODS, VERIFIERS
+from harness.runner import run_matrix
+from harness.types import Completion, Cost, Problem
+from tasks.math.addition import AdditionTask
+
+
+@VERIFIERS.register("test_constant")
+class ConstantVerifier:
+    """Scores every step 1.0: weighted best-of-n becomes a plain vote."""
+
+    aggregate = "last"
+
+    def __init__(self, task) -> None:
+        pass
+
+    def score_many(self, problems, steps):
+        return [[1.0] * len(s) for s in steps], [Cost() for _ in steps]
+
+
+def matrix(ckpt: Path, methods: list) -> object:
+    return parse_matrix({"tasks": [{"name": "addition", "n_problems": 8}],
+                         "checkpoints": [{"name": "tiny", "path": str(ckpt)}], "methods": methods,
+                         "budgets": [1, 2, 4], "generation": {"temperature": 1.0, "max_tokens": 40}},
+                        "search.yaml")
+
+
+def test_best_of_n_with_the_oracle_is_coverage(tiny_ckpt: Path, tmp_path: Path) -> None:
+    run_matrix(matrix(tiny_ckpt, ["oracle_best_of_n", {"name": "best_of_n", "verifier": "oracle"},
+                                  "majority", {"name": "weighted_best_of_n", "verifier": "test_constant"}]),
+               tmp_path / "r", quiet=True)
+    df = pd.read_parquet(tmp_path / "r" / "records")
+    wide = df.pivot_table(index=["problem_id", "budget"], columns="method", values="correct")
+    assert (wide["best_of_n(verifier=oracle)"] - wide["oracle_best_of_n"]).abs().max() < 1e-12
+    at_n = wide.xs(4, level="budget")
+    assert (at_n["weighted_best_of_n(verifier=test_constant)"] - at_n["majority"]).abs().max() < 1e-12
+
+
+def test_a_method_that_needs_a_verifier_says_so(tiny_ckpt: Path) -> None:
+    from harness.registry import ConfigError
+
+    with pytest.raises(ConfigError, match="needs a verifier"):
+        matrix(tiny_ckpt, ["best_of_n"])
+    with pytest.raises(ConfigError, match="unknown verifier 'nope'"):
+        matrix(tiny_ckpt, [{"name": "best_of_n", "verifier": "nope"}])
+
+
+class ScriptedPolicy:
+    """Root: alternating 'good'/'bad' first steps; then the answer each branch leads to; then EOS."""
+
+    params = 1
+
+    def __init__(self, problem: Problem) -> None:
+        self.right, self.wrong = problem.reference, str(int(problem.reference) + 1)
+
+    def generate(self, prompts, *, n=1, temperature=0.0, top_p=1.0, max_tokens=64, stop=(), seed=None):
+        out = []
+        for prompt in prompts:
+            lines = prompt.split("\n")[1:-1]  # the steps so far
+            if not lines:
+                texts = [("good" if i % 2 == 0 else "bad") for i in range(n)]
+            elif len(lines) == 1:
+                texts = [f"A={self.right if lines[0] == 'good' else self.wrong}"] * n
+            else:
+                texts = [""] * n
+            out.append([Completion(t, 1, 0.0, "stop", "\n" if t else None) for t in texts])
+        return out, [Cost(generated_tokens=n) for _ in prompts]
+
+
+class PrefersVerifier:
+    aggregate = "min"
+
+    def __init__(self, liked: str) -> None:
+        self.liked = liked
+
+    def score_many(self, problems: Sequence[Problem], steps):
+        return ([[0.9 if s[0] == self.liked else 0.1] * len(s) for s in steps],
+                [Cost(prompt_tokens=1) for _ in steps])
+
+
+@pytest.mark.parametrize("liked,expect", [("good", True), ("bad", False)])
+def test_beam_follows_the_verifier(liked: str, expect: bool) -> None:
+    task = AdditionTask(digits=3)
+    problem = task.problems("test", 1, 0)[0]
+    ctx = SolveContext(ScriptedPolicy(problem), task, 0, Sampling(), verifier=PrefersVerifier(liked))
+    beam = METHODS.get("beam")
+    (attempt,) = beam.solve(ctx, [problem], 4)
+    assert task.check(attempt.answer, problem).correct is expect
+    assert attempt.traces[0].startswith(liked)
+    assert attempt.cost.generated_tokens > 0 and attempt.cost.prompt_tokens > 0  # verifier counted
+
+
+def test_beam_on_the_testbed_is_seeded(tiny_ckpt: Path, tmp_path: Path) -> None:
+    m = matrix(tiny_ckpt, [{"name": "beam", "verifier": "oracle", "budgets": [4]}])
+    run_matrix(m, tmp_path / "a", quiet=True)
+    run_matrix(m, tmp_path / "b", quiet=True)
+    a = pd.read_parquet(tmp_path / "a" / "records").sort_values("problem_id")
+    b = pd.read_parquet(tmp_path / "b" / "records").sort_values("problem_id")
+    assert a["error"].isna().all()
+    assert a["answer"].tolist() == b["answer"].tolist() and a["trace"].tolist() == b["trace"].tolist()
+    assert (a["generated_tokens"] > 0).all()
