@@ -60,6 +60,41 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_verifier(args: argparse.Namespace) -> int:
+    """Label step prefixes by Monte-Carlo rollouts of the policy, train a PRM/ORM, report AUROC."""
+    from baselines.train.prm import ValueModelConfig, mc_labels, step_auroc, train_value_model
+    from baselines.verifiers.value_model import ValueModelVerifier
+    from harness.backends.hf import HFPolicy
+    from harness.matrix import build_task, resolve_checkpoint
+
+    policy_path = resolve_checkpoint(args.policy)
+    out = args.out or Path(policy_path).parent / args.kind
+    task = build_task(args.task, {})
+    policy = HFPolicy(policy_path)
+    t0 = time.perf_counter()
+    solutions, label_cost = mc_labels(policy, task, task.problems("train", args.problems, args.seed),
+                                      samples=args.samples, rollouts=args.rollouts, seed=args.seed)
+    print(f"labelled {len(solutions)} solutions ({sum(len(s.steps) for s in solutions)} steps) with "
+          f"{args.rollouts} rollouts per step prefix: {label_cost.generated_tokens:.0f} generated tokens, "
+          f"{label_cost.flops:.3g} FLOPs, {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    cfg = replace(ValueModelConfig(), steps=args.steps, target=args.kind, seed=args.seed)
+    path = train_value_model(solutions, task, policy_path, out, cfg, label_cost, init_from=policy_path)
+    info = json.loads((path / "thinkbench.json").read_text())
+    held, _ = mc_labels(policy, task, task.problems("test", args.eval_problems, args.seed + 1),
+                        samples=args.samples, rollouts=args.rollouts, seed=args.seed + 1)
+    verifier = ValueModelVerifier(task, path)
+    scores, _ = verifier.score_many([s.problem for s in held], [s.steps for s in held])
+    auroc = step_auroc(scores if args.kind == "prm" else [sc[-1:] for sc in scores],
+                       held if args.kind == "prm" else [replace(s, soft=s.soft[-1:]) for s in held])
+    info |= {"heldout_auroc": auroc, "heldout_solutions": len(held)}
+    (path / "thinkbench.json").write_text(json.dumps(info, indent=2))
+    print(f"trained {args.kind} ({info['params']} params, {info['train_flops']:.3g} FLOPs, "
+          f"{info['train_wall_s']:.0f} s); held-out {'step' if args.kind == 'prm' else 'outcome'} "
+          f"AUROC {auroc:.3f} on {len(held)} solutions", file=sys.stderr)
+    print(path)
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.matrix import load_matrix
     from harness.runner import run_matrix
@@ -142,6 +177,18 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--steps", type=int, help="training steps (default: the testbed's)")
     b.add_argument("--force", action="store_true", help="retrain even if a checkpoint exists")
     b.set_defaults(fn=cmd_bootstrap)
+    tv = sub.add_parser("train-verifier", help="train a PRM/ORM from Monte-Carlo rollouts; prints its path last")
+    tv.add_argument("--kind", choices=["prm", "orm"], default="prm")
+    tv.add_argument("--policy", default="testbed", help="policy checkpoint (default: the testbed)")
+    tv.add_argument("--task", default="addition", help="task whose train split is labelled")
+    tv.add_argument("--out", type=Path, help="checkpoint directory (default: next to the policy)")
+    tv.add_argument("--problems", type=int, default=200, help="train problems to label")
+    tv.add_argument("--samples", type=int, default=4, help="sampled solutions per problem")
+    tv.add_argument("--rollouts", type=int, default=4, help="rollouts per step prefix")
+    tv.add_argument("--steps", type=int, default=300, help="training steps")
+    tv.add_argument("--eval-problems", type=int, default=60, help="held-out problems for AUROC")
+    tv.add_argument("--seed", type=int, default=0)
+    tv.set_defaults(fn=cmd_train_verifier)
     r = sub.add_parser("run", help="run a matrix YAML (finished cells are skipped)")
     r.add_argument("matrix")
     r.add_argument("--out", type=Path, help="run directory (default: runs/<matrix name>)")

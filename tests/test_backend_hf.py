@@ -47,7 +47,8 @@ def test_sampling_is_seeded_and_shaped(policy: HFPolicy) -> None:
     assert len(set(texts(a))) > 3  # temperature 1 on an undertrained model varies
 
 
-def test_token_accounting(policy: HFPolicy) -> None:
+def test_token_accounting(tiny_ckpt: Path) -> None:
+    policy = HFPolicy(tiny_ckpt, prefix_cache_mb=0)
     outs, costs = policy.generate(PROMPTS, n=4, temperature=1.0, max_tokens=12, seed=0)
     for prompt, comps, cost in zip(PROMPTS, outs, costs):
         length = len(policy.encode(prompt))
@@ -87,3 +88,46 @@ def test_cuda_greedy_matches_cpu(tiny_ckpt: Path) -> None:
     cpu, _ = HFPolicy(tiny_ckpt, device="cpu").generate(PROMPTS, temperature=0.0, max_tokens=30)
     gpu, _ = HFPolicy(tiny_ckpt, device="cuda").generate(PROMPTS, temperature=0.0, max_tokens=30)
     assert [c[0].text for c in cpu] == [c[0].text for c in gpu]
+
+
+def test_prefix_cache_changes_cost_not_results(tiny_ckpt: Path) -> None:
+    plain, cached = HFPolicy(tiny_ckpt, prefix_cache_mb=0), HFPolicy(tiny_ckpt)
+    for kwargs in ({"temperature": 0.0}, {"n": 3, "temperature": 1.0, "seed": 5}):
+        a, _ = plain.generate(PROMPTS, max_tokens=30, **kwargs)
+        cached.generate(PROMPTS, max_tokens=30, **kwargs)  # warm the cache
+        b, costs = cached.generate(PROMPTS, max_tokens=30, **kwargs)
+        assert [[c.text for c in x] for x in a] == [[c.text for c in x] for x in b]
+        n = kwargs.get("n", 1)
+        for prompt, cost in zip(PROMPTS, costs):
+            length = len(cached.encode(prompt))
+            assert cost.prompt_tokens == 1  # only the last prompt token is recomputed
+            assert cost.cached_tokens == length - 1 + (n - 1) * length
+
+
+def test_tree_search_pays_only_for_new_tokens(tiny_ckpt: Path) -> None:
+    """A prompt that extends an earlier prompt + completion reuses their KV (beam search's case)."""
+    policy = HFPolicy(tiny_ckpt)
+    (first,), _ = policy.generate(PROMPTS[:1], temperature=0.0, max_tokens=8, stop=["\n"])
+    (c,) = first
+    extended = PROMPTS[0] + c.text + "\n"
+    outs, (cost,) = policy.generate([extended], temperature=0.0, max_tokens=8)
+    total = len(policy.encode(extended))
+    assert cost.prompt_tokens <= 2 and cost.cached_tokens == total - cost.prompt_tokens
+    fresh, _ = HFPolicy(tiny_ckpt, prefix_cache_mb=0).generate([extended], temperature=0.0, max_tokens=8)
+    assert outs[0][0].text == fresh[0][0].text
+
+
+def test_prefix_cache_trie_and_budget() -> None:
+    from harness.backends.prefix_cache import PrefixCache
+
+    kv = lambda n: [(torch.arange(n, dtype=torch.float32).reshape(1, n, 1),) * 2]  # noqa: E731
+    cache = PrefixCache(max_bytes=10_000)
+    cache.insert([1, 2, 3, 4], kv(4))
+    cache.insert([1, 2, 9], kv(3))
+    length, got = cache.lookup([1, 2, 3, 7])
+    assert length == 3 and got[0][0].shape == (1, 3, 1)
+    assert cache.lookup([5])[0] == 0
+    for i in range(200):  # far over budget: old entries go, the newest stay findable
+        cache.insert([100 + i, 1], kv(2))
+    assert cache.bytes <= 10_000
+    assert cache.lookup([299, 1, 5])[0] == 2

@@ -1,13 +1,15 @@
 """`beam`: step-level beam search guided by a verifier (PRM), batched across problems.
 
 Budget N = candidates per depth: the root is sampled N times, then each of the N/M beams is
-expanded M times (`expansions`, default 4). A step is one line (the policy stops at "\\n"); a
+expanded M times (`expansions`, default 4); duplicate candidates are kept once. A step is one
+line (the policy stops at "\\n"); a
 candidate whose completion ends (EOS or length) is finished. The best finished candidate by
 the verifier's aggregate score is the answer. All active beams of all problems go to the
 policy in one call per depth, unlike search-and-learn's one-problem-at-a-time beam pool.
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -59,9 +61,13 @@ def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[A
             b.score = aggregate(sc, ctx.verifier.aggregate)
             s.cost = s.cost + vc
         for s in searches:
-            mine = [b for t, b in candidates if t is s]
+            # Identical candidates (frequent when the policy is confident) are kept once, so the
+            # beam holds distinct partial solutions; how often one was proposed breaks ties.
+            counts = Counter(tuple(b.steps) for t, b in candidates if t is s)
+            mine = list({tuple(b.steps): b for t, b in candidates if t is s}.values())
             s.finished += [b for b in mine if b.done]
-            s.active = sorted((b for b in mine if not b.done), key=lambda b: -b.score)[:width]
+            s.active = sorted((b for b in mine if not b.done),
+                              key=lambda b: (-b.score, -counts[tuple(b.steps)]))[:width]
     attempts = []
     for s in searches:
         pool = s.finished + s.active  # beams cut off at max_steps count as they are

@@ -88,8 +88,13 @@ def _examples(verifier_layout, solutions: list[LabeledSolution], target: str):
 
 
 def train_value_model(solutions: list[LabeledSolution], task, tokenizer_from: str | Path, out: Path,
-                      cfg: ValueModelConfig = ValueModelConfig(), label_cost: Cost = Cost()) -> Path:
-    """Train a PRM (or ORM) on labelled solutions; save an HF checkpoint directory in `out`."""
+                      cfg: ValueModelConfig = ValueModelConfig(), label_cost: Cost = Cost(),
+                      init_from: str | Path | None = None) -> Path:
+    """Train a PRM (or ORM) on labelled solutions; save an HF checkpoint directory in `out`.
+
+    `init_from`: start from a causal LM's weights (usually the policy, as Math-Shepherd starts
+    from the base model) with a fresh one-logit head; else a tiny Llama from scratch (`cfg`).
+    """
     from transformers import AutoTokenizer, LlamaConfig, LlamaForTokenClassification
 
     from baselines.verifiers.value_model import ValueModelVerifier
@@ -97,12 +102,21 @@ def train_value_model(solutions: list[LabeledSolution], task, tokenizer_from: st
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_from)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=cfg.hidden, intermediate_size=3 * cfg.hidden,
-                         num_hidden_layers=cfg.layers, num_attention_heads=cfg.heads,
-                         num_key_value_heads=cfg.heads, max_position_embeddings=512, num_labels=1,
-                         pad_token_id=tokenizer.pad_token_id)
-    config._attn_implementation = "eager"
-    model = LlamaForTokenClassification(config)
+    if init_from is not None:
+        from transformers.utils import logging as hf_logging
+
+        level = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # the fresh head is expected: no "MISSING weights" report
+        model = LlamaForTokenClassification.from_pretrained(init_from, num_labels=1, attn_implementation="eager")
+        hf_logging.set_verbosity(level)
+        model.config.pad_token_id = tokenizer.pad_token_id
+    else:
+        config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=cfg.hidden, intermediate_size=3 * cfg.hidden,
+                             num_hidden_layers=cfg.layers, num_attention_heads=cfg.heads,
+                             num_key_value_heads=cfg.heads, max_position_embeddings=512, num_labels=1,
+                             pad_token_id=tokenizer.pad_token_id)
+        config._attn_implementation = "eager"
+        model = LlamaForTokenClassification(config)
     params = sum(p.numel() for p in model.parameters())
     layout = ValueModelVerifier._layout.__get__(_LayoutOnly(task, tokenizer))
     rows = _examples(layout, solutions, cfg.target)
@@ -132,7 +146,8 @@ def train_value_model(solutions: list[LabeledSolution], task, tokenizer_from: st
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    info = {"trainer": cfg.target, "config": asdict(cfg), "params": params, "train_tokens": tokens,
+    info = {"trainer": cfg.target, "config": asdict(cfg), "init_from": str(init_from) if init_from else None,
+            "params": params, "train_tokens": tokens,
             "train_flops": training_flops(params, tokens), "train_wall_s": time.perf_counter() - t0,
             "label_cost": asdict(label_cost), "labelled_solutions": len(solutions)}
     (out / "thinkbench.json").write_text(json.dumps(info, indent=2))

@@ -9,7 +9,8 @@ from harness.types import Cost, Problem
 
 @VERIFIERS.register("oracle")
 class OracleVerifier:
-    """1.0 at the last step when the solution's answer is right, else 0.0; earlier steps 0.5."""
+    """Last step: 1.0 if the answer is right, 0.0 if wrong, 0.5 while there is no answer yet;
+    earlier steps 0.5 (the oracle knows outcomes, not steps)."""
 
     aggregate = "last"
 
@@ -21,5 +22,6 @@ class OracleVerifier:
         answers = [self.task.extract("\n".join(s)) for s in steps]
         verdicts = (self.task.check_many(answers, list(problems)) if hasattr(self.task, "check_many")
                     else [self.task.check(a, p) for a, p in zip(answers, problems)])
-        scores = [[0.5] * (len(s) - 1) + [float(v.correct)] if s else [] for s, v in zip(steps, verdicts)]
+        scores = [[0.5] * (len(s) - 1) + [0.5 if a is None else float(v.correct)] if s else []
+                  for s, a, v in zip(steps, answers, verdicts)]
         return scores, [Cost() for _ in problems]

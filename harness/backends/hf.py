@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from harness.backends.prefix_cache import PrefixCache
 from harness.compute import inference_cost
 from harness.registry import BACKENDS, ConfigError
 from harness.types import Completion, Cost
@@ -39,7 +40,8 @@ class HFPolicy:
     """A causal LM from a local directory (or a hub name when online) that continues prompts."""
 
     def __init__(self, path: str | Path, *, device: str | None = None, threads: int | None = None,
-                 batch_size: int = 256, use_chat_template: bool | None = None) -> None:
+                 batch_size: int = 256, use_chat_template: bool | None = None,
+                 prefix_cache_mb: int = 256) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         configure_torch(threads)
@@ -58,6 +60,7 @@ class HFPolicy:
         forward_args = inspect.signature(self.model.forward).parameters
         self._cache_arg = "cache" if "cache" in forward_args else "past_key_values"
         self.batch_size = batch_size
+        self.prefix = PrefixCache(prefix_cache_mb * 2**20) if prefix_cache_mb > 0 else None
         has_template = getattr(self.tokenizer, "chat_template", None) is not None
         self.use_chat_template = has_template if use_chat_template is None else use_chat_template
         self.eos_ids = {i for i in [self.tokenizer.eos_token_id] if i is not None}
@@ -81,33 +84,84 @@ class HFPolicy:
         gen.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(4), "little"))
         encoded = [self.encode(p) for p in prompts]
         out: list[list[Completion]] = []
+        reused: list[int] = []
         per_batch = max(1, self.batch_size // max(n, 1))
         for start in range(0, len(encoded), per_batch):
-            out.extend(self._generate_batch(encoded[start:start + per_batch], n, temperature,
-                                            top_p, max_tokens, tuple(stop), gen))
-        # Each prompt is computed once and reused by its other n-1 samples; wall time is
-        # shared out in proportion to the tokens each prompt's rows processed.
-        work = [len(e) + sum(c.tokens for c in comps) for e, comps in zip(encoded, out)]
+            batch, hits = self._generate_batch(encoded[start:start + per_batch], n, temperature,
+                                               top_p, max_tokens, tuple(stop), gen)
+            out.extend(batch)
+            reused.extend(hits)
+        # A prompt is computed once past its cached prefix and shared by its other n-1 samples;
+        # wall time is shared out in proportion to the tokens each prompt's rows processed.
+        work = [len(e) - r + sum(c.tokens for c in comps) for e, r, comps in zip(encoded, reused, out)]
         wall = time.perf_counter() - t0
-        costs = [inference_cost(self.params, len(e), len(e) * (n - 1), sum(c.tokens for c in comps),
+        costs = [inference_cost(self.params, len(e) - r, r + len(e) * (n - 1), sum(c.tokens for c in comps),
                                 wall * w / max(sum(work), 1))
-                 for e, comps, w in zip(encoded, out, work)]
+                 for e, r, comps, w in zip(encoded, reused, out, work)]
         return out, costs
+
+    def _prefill(self, encoded: list[list[int]]):
+        """Run the prompts, reusing cached prefixes: (cache, last logits, mask, reused tokens).
+
+        Rows are left-padded to a common end. Each row's input window is its last S tokens,
+        S being the longest uncached suffix; what precedes the window comes from the prefix
+        cache (a row with a shorter suffix recomputes a little of its cached prefix).
+        """
+        from transformers import DynamicCache
+
+        lengths = [len(e) for e in encoded]
+        # The last token is always computed: its logits start the decoding.
+        hits = [self.prefix.lookup(e[:-1]) if self.prefix else (0, None) for e in encoded]
+        s = max(n - c for n, (c, _) in zip(lengths, hits))
+        width = max(lengths)
+        before = width - s  # cache positions ahead of the input window
+        reused = [max(0, n - s) for n in lengths]
+        window = torch.full((len(encoded), s), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(encoded), width), dtype=torch.long)
+        for i, e in enumerate(encoded):
+            take = e[reused[i]:]
+            window[i, s - len(take):] = torch.tensor(take)
+            mask[i, width - len(e):] = 1
+        window, mask = window.to(self.device), mask.to(self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, before:]
+        cache = None
+        if before > 0:
+            layers = next(kv for _, kv in hits if kv is not None)
+            cache = DynamicCache()
+            for layer, (k0, v0) in enumerate(layers):
+                keys = torch.zeros((len(encoded), k0.shape[0], before, k0.shape[2]), dtype=k0.dtype, device=self.device)
+                values = torch.zeros_like(keys)
+                for i, (_, kv) in enumerate(hits):
+                    if reused[i]:
+                        keys[i, :, before - reused[i]:] = kv[layer][0][:, :reused[i]]
+                        values[i, :, before - reused[i]:] = kv[layer][1][:, :reused[i]]
+                cache.update(keys, values, layer)
+        out = self.model(input_ids=window, attention_mask=mask, position_ids=positions, use_cache=True,
+                         logits_to_keep=1, **({self._cache_arg: cache} if cache is not None else {}))
+        past = self._cache_of(out)
+        if self.prefix is not None:
+            for i, e in enumerate(encoded):
+                self.prefix.insert(e, [(k[i, :, width - len(e):].clone(), v[i, :, width - len(e):].clone())
+                                       for k, v in self._layers(past)])
+        return past, out.logits[:, -1, :], mask, reused
+
+    def _remember(self, past, j: int, mask: torch.Tensor, ids: list[int]) -> None:
+        """Cache the KV of a finished row (its prompt and all but its last, never-fed token)."""
+        if self.prefix is None:
+            return
+        keep = mask[j].bool()
+        self.prefix.insert(ids, [(k[j][:, keep], v[j][:, keep]) for k, v in self._layers(past)])
+
+    @staticmethod
+    def _layers(cache) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        if hasattr(cache, "layers"):
+            return [(layer.keys, layer.values) for layer in cache.layers]
+        return list(zip(cache.key_cache, cache.value_cache))  # transformers < 4.56
 
     def _generate_batch(self, encoded: list[list[int]], n: int, temperature: float, top_p: float,
                         max_tokens: int, stop: tuple[str, ...], gen: torch.Generator
-                        ) -> list[list[Completion]]:
-        width = max(len(e) for e in encoded)
-        ids = torch.full((len(encoded), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(encoded), width), dtype=torch.long)
-        for i, e in enumerate(encoded):  # left padding keeps every row's last token aligned
-            ids[i, width - len(e):] = torch.tensor(e)
-            mask[i, width - len(e):] = 1
-        ids, mask = ids.to(self.device), mask.to(self.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                         logits_to_keep=1)
-        past, logits = self._cache_of(out), out.logits[:, -1, :]
+                        ) -> tuple[list[list[Completion]], list[int]]:
+        past, logits, mask, reused = self._prefill(encoded)
         if n > 1:  # one prefill per prompt; its n samples share the KV cache
             past.batch_repeat_interleave(n)
             logits, mask = logits.repeat_interleave(n, 0), mask.repeat_interleave(n, 0)
@@ -128,7 +182,11 @@ class HFPolicy:
                     finish[row] = "stop"
                 else:
                     keep.append(j)
-            if not keep or step == max_tokens - 1:
+            last = not keep or step == max_tokens - 1
+            for j, row in enumerate(alive):
+                if last or j not in keep:
+                    self._remember(past, j, mask, encoded[row // n] + tokens[row][:-1])
+            if last:
                 break
             if len(keep) < len(alive):  # drop finished rows so the rest decode faster
                 index = torch.tensor(keep, device=self.device)
@@ -141,7 +199,7 @@ class HFPolicy:
             past, logits = self._cache_of(out), out.logits[:, -1, :]
             next_pos = next_pos + 1
         completions = [self._completion(tokens[r], logprobs[r], finish[r], stop) for r in range(rows)]
-        return [completions[i * n:(i + 1) * n] for i in range(len(encoded))]
+        return [completions[i * n:(i + 1) * n] for i in range(len(encoded))], reused
 
     @staticmethod
     def _cache_of(out):
