@@ -10,13 +10,22 @@ import os
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from harness.registry import ConfigError
 
-COLUMNS = ["run", "cell", "cell_hash", "task", "split", "problem_id", "checkpoint", "method",
-           "budget", "seed", "answer", "correct", "n_samples", "n_correct", "prompt_tokens",
-           "cached_tokens", "generated_tokens", "flops", "wall_s", "error", "trace", "policy_params",
-           "train_flops"]
+import pyarrow as pa
+
+# One schema for every part file: a column that is all null in one cell (no answer anywhere)
+# must not make the parts disagree when pandas reads them as one dataset.
+SCHEMA = pa.schema(
+    [(c, pa.string()) for c in ("run", "cell", "cell_hash", "task", "split", "problem_id", "checkpoint",
+                                "method")]
+    + [("budget", pa.int64()), ("seed", pa.int64()), ("answer", pa.string()), ("correct", pa.float64()),
+       ("n_samples", pa.int64()), ("n_correct", pa.float64())]
+    + [(c, pa.float64()) for c in ("prompt_tokens", "cached_tokens", "generated_tokens", "flops", "wall_s")]
+    + [("error", pa.string()), ("trace", pa.string()), ("policy_params", pa.int64()), ("train_flops", pa.float64())])
+COLUMNS = SCHEMA.names
 
 
 class RunStore:
@@ -38,7 +47,7 @@ class RunStore:
         frame = pd.DataFrame(rows, columns=COLUMNS)
         target = self.part(cell_hash)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        frame.to_parquet(tmp, index=False)
+        pq.write_table(pa.Table.from_pandas(frame, schema=SCHEMA, preserve_index=False), tmp)
         os.replace(tmp, target)
         return target
 

@@ -87,24 +87,25 @@ class PrefersVerifier:
                 [Cost(prompt_tokens=1) for _ in steps])
 
 
+@pytest.mark.parametrize("method", ["beam", "dvts", "lookahead", "mcts"])
 @pytest.mark.parametrize("liked,expect", [("good", True), ("bad", False)])
-def test_beam_follows_the_verifier(liked: str, expect: bool) -> None:
+def test_search_follows_the_verifier(method: str, liked: str, expect: bool) -> None:
     task = AdditionTask(digits=3)
     problem = task.problems("test", 1, 0)[0]
     ctx = SolveContext(ScriptedPolicy(problem), task, 0, Sampling(), verifier=PrefersVerifier(liked))
-    beam = METHODS.get("beam")
-    (attempt,) = beam.solve(ctx, [problem], 4)
+    (attempt,) = METHODS.get(method).solve(ctx, [problem], 4)
     assert task.check(attempt.answer, problem).correct is expect
     assert attempt.traces[0].startswith(liked)
     assert attempt.cost.generated_tokens > 0 and attempt.cost.prompt_tokens > 0  # verifier counted
 
 
-def test_beam_on_the_testbed_is_seeded(tiny_ckpt: Path, tmp_path: Path) -> None:
-    m = matrix(tiny_ckpt, [{"name": "beam", "verifier": "oracle", "budgets": [4]}])
+def test_tree_searches_on_the_testbed_are_seeded(tiny_ckpt: Path, tmp_path: Path) -> None:
+    methods = [{"name": name, "verifier": "oracle", "budgets": [4]} for name in ("beam", "dvts", "lookahead", "mcts")]
+    m = matrix(tiny_ckpt, methods)
     run_matrix(m, tmp_path / "a", quiet=True)
     run_matrix(m, tmp_path / "b", quiet=True)
-    a = pd.read_parquet(tmp_path / "a" / "records").sort_values("problem_id")
-    b = pd.read_parquet(tmp_path / "b" / "records").sort_values("problem_id")
-    assert a["error"].isna().all()
+    a = pd.read_parquet(tmp_path / "a" / "records").sort_values(["method", "problem_id"])
+    b = pd.read_parquet(tmp_path / "b" / "records").sort_values(["method", "problem_id"])
+    assert a["error"].isna().all() and a["method"].nunique() == 4
     assert a["answer"].tolist() == b["answer"].tolist() and a["trace"].tolist() == b["trace"].tolist()
     assert (a["generated_tokens"] > 0).all()

@@ -1,0 +1,111 @@
+"""`mcts`: Monte-Carlo tree search over reasoning steps (the survey's four phases).
+
+Selection by UCT from the root; expansion of the chosen leaf into M sampled next steps
+(`expansions`, default 4; duplicates merged); evaluation of each new node by the verifier
+(its aggregate step score; with `rollout: true`, the verifier's score of a greedy rollout to
+the end instead); backpropagation of the mean child value to the root. Budget = simulations.
+All problems advance one simulation per policy call. The answer is the finished node with the
+highest value.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from baselines.search.stepwise import Beam, Search, prefix_prompt, score
+from harness.methods import SolveContext, register_method
+from harness.types import Attempt, Problem
+
+
+@dataclass
+class Node:
+    steps: list[str]
+    parent: Node | None = None
+    children: list[Node] = field(default_factory=list)
+    visits: int = 0
+    value_sum: float = 0.0
+    score: float = 0.0
+    done: bool = False
+
+    def uct(self, c: float) -> float:
+        if self.visits == 0:
+            return math.inf
+        return self.value_sum / self.visits + c * math.sqrt(math.log(self.parent.visits + 1) / self.visits)
+
+
+def select(root: Node, c: float) -> Node:
+    node = root
+    while node.children and not node.done:
+        node = max(node.children, key=lambda ch: ch.uct(c))
+    return node
+
+
+def backpropagate(node: Node | None, value: float) -> None:
+    while node is not None:
+        node.visits += 1
+        node.value_sum += value
+        node = node.parent
+
+
+@register_method("mcts", needs_verifier=True)
+def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[Attempt]:
+    """UCT tree search; budget = simulations, each expanding one leaf into M steps."""
+    m = max(1, int(ctx.params.get("expansions", 4)))
+    c = float(ctx.params.get("c_puct", 1.0))
+    rollout = bool(ctx.params.get("rollout", False))
+    searches = [Search(p) for p in problems]
+    roots = [Node([]) for _ in problems]
+    for sim in range(budget):
+        leaves = [(s, select(r, c)) for s, r in zip(searches, roots)]
+        terminal = [(s, n) for s, n in leaves if n.done]
+        for _, n in terminal:  # nothing to expand: re-count its value
+            backpropagate(n, n.score)
+        grow = [(s, n) for s, n in leaves if not n.done]
+        if not grow:
+            continue
+        outs, costs = ctx.policy.generate([prefix_prompt(ctx, s.problem, n.steps) for s, n in grow], n=m,
+                                          temperature=ctx.sampling.temperature, top_p=ctx.sampling.top_p,
+                                          max_tokens=ctx.sampling.max_tokens, stop=["\n"],
+                                          seed=ctx.seed * 100_000 + sim)
+        fresh: list[tuple[Search, Node]] = []
+        for (s, leaf), comps, cost in zip(grow, outs, costs):
+            s.cost = s.cost + cost
+            seen: dict[tuple[str, ...], Node] = {}
+            for comp in comps:
+                steps = leaf.steps + ([comp.text] if comp.text.strip() else [])
+                if tuple(steps) not in seen:
+                    seen[tuple(steps)] = Node(steps, leaf, done=comp.stop_string is None or not comp.text.strip())
+            leaf.children = list(seen.values())
+            fresh += [(s, ch) for ch in leaf.children]
+        beams = [(s, Beam(n.steps, done=n.done)) for s, n in fresh]
+        if rollout:
+            from baselines.search.stepwise import lookahead_steps
+
+            open_ = [i for i, (_, n) in enumerate(fresh) if not n.done]
+            ends = lookahead_steps(ctx, [beams[i] for i in open_], 64, ctx.seed * 100_000 + sim + 50_000)
+            extended = [b.steps for _, b in beams]
+            for i, steps in zip(open_, ends):
+                extended[i] = steps
+            score(ctx, beams, extended)
+        else:
+            score(ctx, beams)
+        for (s, node), (_, b) in zip(fresh, beams):
+            node.score = b.score
+            node.visits, node.value_sum = 1, b.score
+        for s, leaf in grow:
+            kids = leaf.children
+            backpropagate(leaf, sum(k.score for k in kids) / len(kids))
+    attempts = []
+    for s, root in zip(searches, roots):
+        nodes, stack = [], [root]
+        while stack:
+            node = stack.pop()
+            nodes.append(node)
+            stack += node.children
+        finished = [n for n in nodes if n.done] or nodes
+        best = max(finished, key=lambda n: (n.score, n.visits))
+        text = "\n".join(best.steps)
+        attempts.append(Attempt(s.problem.id, ctx.task.extract(text), s.cost, traces=[text],
+                                n_samples=sum(n.done for n in nodes)))
+    return attempts
