@@ -109,3 +109,55 @@ def test_tree_searches_on_the_testbed_are_seeded(tiny_ckpt: Path, tmp_path: Path
     assert a["error"].isna().all() and a["method"].nunique() == 4
     assert a["answer"].tolist() == b["answer"].tolist() and a["trace"].tolist() == b["trace"].tolist()
     assert (a["generated_tokens"] > 0).all()
+
+
+class RevisingPolicy:
+    """Answers wrong at first, right once asked to revise (to test self_refine's loop)."""
+
+    params = 1
+
+    def __init__(self, problem: Problem) -> None:
+        self.right, self.wrong = problem.reference, str(int(problem.reference) + 1)
+
+    def generate(self, prompts, *, n=1, temperature=0.0, top_p=1.0, max_tokens=64, stop=(), seed=None):
+        texts = [f"A={self.right if 'corrected' in p else self.wrong}" for p in prompts]
+        return [[Completion(t, 3, 0.0, "stop")] * n for t in texts], [Cost(generated_tokens=3 * n) for _ in prompts]
+
+
+def test_self_refine_revises_for_its_budget() -> None:
+    task = AdditionTask(digits=3)
+    problem = task.problems("test", 1, 0)[0]
+    ctx = SolveContext(RevisingPolicy(problem), task, 0, Sampling())
+    method = METHODS.get("self_refine")
+    (draft,) = method.solve(ctx, [problem], 1)
+    (revised,) = method.solve(ctx, [problem], 3)
+    assert not task.check(draft.answer, problem).correct
+    assert task.check(revised.answer, problem).correct
+    assert revised.cost.generated_tokens == 3 * draft.cost.generated_tokens
+
+
+def test_borda_counts_ranks_not_the_single_best() -> None:
+    from baselines.search.borda import borda_pick
+
+    keys, correct = ["a", "a", "a", "a", "b"], [True] * 4 + [False]
+    # b has the single highest score (best-of-n would pick it); a's four candidates outrank
+    # each other for 0+1+2+3 = 6 points against b's 4.
+    assert borda_pick(keys, [0.5, 0.6, 0.7, 0.8, 0.95], correct, range(5)) == ("a", 1.0)
+    # a: 1 + 2 = 3 points (a2 beats a1; both beat c), b: 3 — a tie splits the credit.
+    assert borda_pick(["a", "a", "b", "c"], [0.2, 0.3, 0.9, 0.1], [True, True, False, False], range(4)) == ("a", 0.5)
+
+
+def test_judge_scores_with_a_policy(tiny_ckpt: Path) -> None:
+    task = AdditionTask(digits=4)
+    problems = task.problems("test", 2, 0)
+    judge = VERIFIERS.get("judge")(task, str(tiny_ckpt), n=3)
+    scores, costs = judge.score_many(problems, [["1+2+0=3", "A=3"], ["A=5"]])
+    assert [len(s) for s in scores] == [2, 1] and scores[0][0] == 0.5
+    assert all(0.0 <= s[-1] <= 1.0 for s in scores)
+    assert all(c.generated_tokens > 0 for c in costs)
+
+
+def test_pooled_verifier_methods_run_on_the_testbed(tiny_ckpt: Path, tmp_path: Path) -> None:
+    run_matrix(matrix(tiny_ckpt, [{"name": "borda", "verifier": "oracle"}, "self_refine"]), tmp_path / "p", quiet=True)
+    df = pd.read_parquet(tmp_path / "p" / "records")
+    assert df["error"].isna().all() and set(df["method"]) == {"borda(verifier=oracle)", "self_refine"}

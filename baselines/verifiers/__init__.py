@@ -1,2 +1,2 @@
 """Verifiers: score full or partial solutions. Importing this package registers them."""
-from baselines.verifiers import oracle, value_model  # noqa: F401
+from baselines.verifiers import judge, oracle, value_model  # noqa: F401
