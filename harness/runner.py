@@ -97,6 +97,8 @@ def run_matrix(matrix: Matrix, out: str | Path, *, quiet: bool = False) -> RunRe
                 for cell in task_cells:
                     bar.update(job, description=f"{cell.task.label} · {cell.method.label}@{cell.budget} "
                                                 f"· seed {cell.seed}")
+                    if hasattr(policy, "reset_prefix_cache"):  # a cell's cost must not depend on order
+                        policy.reset_prefix_cache()
                     pool = None
                     if cell.method.method.pooled:
                         pool = pools.setdefault(pool_key(cell), SamplePool(cell.pool, cell.seed,

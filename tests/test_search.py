@@ -44,6 +44,16 @@ def test_best_of_n_with_the_oracle_is_coverage(tiny_ckpt: Path, tmp_path: Path) 
     at_n = wide.xs(4, level="budget")
     assert (at_n["weighted_best_of_n(verifier=test_constant)"] - at_n["majority"]).abs().max() < 1e-12
 
+    from harness.report import write_report
+    from harness.report.stats import aggregate, envelope
+
+    write_report(tmp_path / "r", tmp_path / "rep")
+    summary = (tmp_path / "rep" / "summary.md").read_text()
+    assert "Compute-optimal envelope vs best_of_n(verifier=oracle)" in summary
+    assert "compute-optimal envelope" in (tmp_path / "rep" / "index.html").read_text()
+    front = envelope(aggregate(df))
+    assert front["flops"].is_monotonic_increasing and front["accuracy"].is_monotonic_increasing
+
 
 def test_a_method_that_needs_a_verifier_says_so(tiny_ckpt: Path) -> None:
     from harness.registry import ConfigError

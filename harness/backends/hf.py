@@ -66,6 +66,11 @@ class HFPolicy:
         self.eos_ids = {i for i in [self.tokenizer.eos_token_id] if i is not None}
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
+    def reset_prefix_cache(self) -> None:
+        """Forget cached prefixes, so one cell's compute never depends on what ran before it."""
+        if self.prefix is not None:
+            self.prefix.clear()
+
     def encode(self, prompt: str | list[dict]) -> list[int]:
         """Token ids of a prompt; chat messages go through the tokenizer's chat template."""
         if isinstance(prompt, list) or self.use_chat_template:

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.offline import get_plotlyjs
 
-from harness.report.stats import aggregate, paired_differences
+from harness.report.stats import aggregate, efficiency, envelope, paired_differences
 from harness.store import load_records
 
 # x-axis choices (column, label); the first is the default view.
@@ -27,18 +27,22 @@ def _series(agg: pd.DataFrame, task: str) -> list[tuple[str, pd.DataFrame]]:
 
 
 def task_figure(agg: pd.DataFrame, task: str) -> go.Figure:
-    """Accuracy vs compute for one task: a line per method with its 95 % band; x selectable."""
+    """Accuracy vs compute for one task: a line per method with its 95 % band, the
+    compute-optimal envelope, and a menu that switches the x-axis (data for every axis is
+    precomputed: the envelope differs by axis)."""
     fig = go.Figure()
-    xs_per_axis: dict[str, list] = {col: [] for col, _ in AXES}
+    xy: dict[str, tuple[list, list]] = {col: ([], []) for col, _ in AXES}
     for i, (name, g) in enumerate(_series(agg, task)):
         color = qualitative.Plotly[i % len(qualitative.Plotly)]
+        band_y = g["ci_high"].tolist() + g["ci_low"].tolist()[::-1]
         for col, _ in AXES:
             x = g[col].tolist()
-            xs_per_axis[col] += [x + x[::-1], x]
+            xy[col][0].extend([x + x[::-1], x])
+            xy[col][1].extend([band_y, g["accuracy"].tolist()])
         x = g[AXES[0][0]].tolist()
-        fig.add_trace(go.Scatter(x=x + x[::-1], y=g["ci_high"].tolist() + g["ci_low"].tolist()[::-1],
-                                 mode="lines", fill="toself", fillcolor=color, opacity=0.18, line={"width": 0},
-                                 hoverinfo="skip", legendgroup=name, showlegend=False))
+        fig.add_trace(go.Scatter(x=x + x[::-1], y=band_y, mode="lines", fill="toself", fillcolor=color,
+                                 opacity=0.18, line={"width": 0}, hoverinfo="skip", legendgroup=name,
+                                 showlegend=False))
         text = [f"{name} @ {b}<br>acc {a:.3f} [{lo:.3f}, {hi:.3f}]<br>n={n}"
                 for b, a, lo, hi, n in zip(g["budget"], g["accuracy"], g["ci_low"], g["ci_high"], g["n"])]
         # Error bars too: a method with one point (greedy) has no band to draw.
@@ -47,8 +51,18 @@ def task_figure(agg: pd.DataFrame, task: str) -> go.Figure:
         fig.add_trace(go.Scatter(x=x, y=g["accuracy"].tolist(), mode="lines+markers", name=name,
                                  line={"color": color}, legendgroup=name, text=text, error_y=error,
                                  hovertemplate="%{text}<br>x=%{x:.3g}<extra></extra>"))
-    buttons = [dict(label=label, method="update",
-                    args=[{"x": xs_per_axis[col]}, {"xaxis.title.text": label}]) for col, label in AXES]
+    fronts = {col: envelope(agg[agg["task"] == task], col) for col, _ in AXES}
+    if agg[agg["task"] == task]["method"].nunique() > 1:
+        for col, _ in AXES:
+            xy[col][0].append(fronts[col][col].tolist())
+            xy[col][1].append(fronts[col]["accuracy"].tolist())
+        first = fronts[AXES[0][0]]
+        fig.add_trace(go.Scatter(x=first[AXES[0][0]].tolist(), y=first["accuracy"].tolist(), mode="lines",
+                                 name="compute-optimal envelope", line={"color": "black", "dash": "dash"},
+                                 hoverinfo="skip"))
+    buttons = [dict(label=label, method="update", args=[{"x": xy[col][0], "y": xy[col][1]},
+                                                        {"xaxis.title.text": label}])
+               for col, label in AXES]
     fig.update_layout(title=f"{task}: accuracy vs test-time compute (95 % CI bands)",
                       xaxis={"type": "log", "title": AXES[0][1]},
                       yaxis={"title": "accuracy", "range": [0, 1.02]}, template="plotly_white",
@@ -100,6 +114,20 @@ def write_report(run_dir: str | Path, out: str | Path) -> Path:
     run = Path(run_dir).name
     table = summary_table(agg)
     paired = paired_table(records)
+    reference = next((m for m in sorted(set(agg["method"])) if m.startswith("best_of_n")), None)
+    eff = efficiency(agg, reference) if reference else pd.DataFrame()
+    eff_md = ""
+    eff_html = ""
+    if len(eff):
+        shown = pd.DataFrame({"task": eff["task"], "checkpoint": eff["checkpoint"], "reference": eff["reference"],
+                              "accuracy": eff["accuracy"].map(lambda v: f"{v:.3f}"),
+                              "FLOPs": eff["flops"].map(lambda v: f"{v:.3g}"),
+                              "envelope FLOPs": eff["envelope flops"].map(lambda v: f"{v:.3g}"),
+                              "efficiency ×": eff["ratio"].map(lambda v: f"{v:.2f}"),
+                              "envelope method": eff["envelope method"]})
+        title = f"Compute-optimal envelope vs {reference} at matched accuracy (FLOPs)"
+        eff_md = f"\n## {title}\n\n{_markdown(shown)}"
+        eff_html = f"<h2>{html.escape(title)}</h2>{shown.to_html(index=False, escape=True, border=0)}"
     paired_md = f"\n## Paired differences (over the same problems)\n\n{_markdown(paired)}" if len(paired) else ""
     paired_html = (f"<h2>Paired differences (over the same problems)</h2>"
                    f"{paired.to_html(index=False, escape=True, border=0)}" if len(paired) else "")
@@ -107,7 +135,7 @@ def write_report(run_dir: str | Path, out: str | Path) -> Path:
         f"# thinkbench report: {run}\n\n{len(records)} records, {agg['task'].nunique()} task(s), "
         f"{agg['method'].nunique()} method(s). Accuracy is the mean over problems with a 95 % "
         "interval; maj@k and pass@k are exact expectations over the sample pool.\n\n" + _markdown(table)
-        + paired_md)
+        + paired_md + eff_md)
     figures = "\n".join(task_figure(agg, t).to_html(full_html=False, include_plotlyjs=False)
                         for t in sorted(agg["task"].unique()))
     page = f"""<!doctype html>
@@ -124,6 +152,7 @@ the expected cost of drawing k. Use the menu at the top right of a plot to chang
 <h2>Summary</h2>
 {table.to_html(index=False, escape=True, border=0)}
 {paired_html}
+{eff_html}
 </body></html>"""
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")

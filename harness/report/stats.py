@@ -84,3 +84,42 @@ def paired_differences(records: pd.DataFrame, baseline: str) -> pd.DataFrame:
                          "baseline": baseline, "n": len(diff), "difference": float(diff.mean()),
                          "ci_low": float(diff.mean()) - half, "ci_high": float(diff.mean()) + half})
     return pd.DataFrame(rows)
+
+
+def envelope(agg: pd.DataFrame, x: str = "flops") -> pd.DataFrame:
+    """The compute-optimal envelope (Snell et al. 2024): the (method, budget) points no other
+    point beats with less or equal compute — the best accuracy reachable at each compute."""
+    frontier, best = [], -1.0
+    for _, row in agg.sort_values([x, "accuracy"], ascending=[True, False]).iterrows():
+        if row["accuracy"] > best:
+            frontier.append(row)
+            best = row["accuracy"]
+    return pd.DataFrame(frontier)
+
+
+def compute_to_reach(frontier: pd.DataFrame, accuracy: float, x: str = "flops") -> float:
+    """Compute the envelope needs for `accuracy`, interpolated in log-compute (nan if never)."""
+    xs, ys = frontier[x].to_numpy(dtype=float), frontier["accuracy"].to_numpy(dtype=float)
+    if len(xs) == 0 or accuracy > ys.max():
+        return math.nan
+    i = int(np.argmax(ys >= accuracy))
+    if i == 0 or ys[i] == ys[i - 1]:
+        return float(xs[i])
+    t = (accuracy - ys[i - 1]) / (ys[i] - ys[i - 1])
+    return float(np.exp(np.log(xs[i - 1]) + t * (np.log(xs[i]) - np.log(xs[i - 1]))))
+
+
+def efficiency(agg: pd.DataFrame, reference: str, x: str = "flops") -> pd.DataFrame:
+    """For each point of `reference` (e.g. best_of_n): its compute over the envelope's compute
+    at the same accuracy — how many times less compute the best method per budget needs."""
+    rows = []
+    for (task, ckpt), g in agg.groupby(["task", "checkpoint"], sort=True):
+        front = envelope(g, x)
+        for _, r in g[g["method"] == reference].sort_values("budget").iterrows():
+            need = compute_to_reach(front, r["accuracy"], x)
+            winner = front[front["accuracy"] >= r["accuracy"]].iloc[0] if not math.isnan(need) else None
+            rows.append({"task": task, "checkpoint": ckpt, "reference": f"{reference}@{r['budget']}",
+                         "accuracy": r["accuracy"], x: r[x], "envelope " + x: need,
+                         "ratio": r[x] / need if need and not math.isnan(need) else math.nan,
+                         "envelope method": f"{winner['method']}@{winner['budget']}" if winner is not None else ""})
+    return pd.DataFrame(rows)
