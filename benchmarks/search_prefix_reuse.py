@@ -1,4 +1,4 @@
-"""Prefix reuse in tree search, and beam vs best-of-N wall time, on the testbed.
+"""Prefix reuse in tree search (beam, MCTS), and beam vs best-of-N wall time, on the testbed.
 
     python benchmarks/search_prefix_reuse.py [--problems 50] [--budgets 4,16]
 
@@ -72,23 +72,23 @@ def main() -> None:
     sampling = Sampling(temperature=1.0, max_tokens=64)
     for budget in [int(b) for b in args.budgets.split(",")]:
         walls = {}
-        for cache_mb in (256, 0):
+        for method, cache_mb in (("beam", 256), ("beam", 0), ("mcts", 256), ("mcts", 0)):
             rec = Recorder(HFPolicy(path, prefix_cache_mb=cache_mb))
             ctx = SolveContext(rec, task, 0, sampling, verifier=OracleVerifier(task), params={})
             t0 = time.perf_counter()
-            attempts = METHODS.get("beam").solve(ctx, problems, budget)
-            walls[cache_mb] = time.perf_counter() - t0
+            attempts = METHODS.get(method).solve(ctx, problems, budget)
+            walls[method, cache_mb] = time.perf_counter() - t0
             acc = sum(task.check(a.answer, p).correct for a, p in zip(attempts, problems)) / len(problems)
-            print(f"beam@{budget:<3} prefix cache {'on ' if cache_mb else 'off'}: recompute ratio "
+            print(f"{method}@{budget:<3} prefix cache {'on ' if cache_mb else 'off'}: recompute ratio "
                   f"{rec.computed / rec.tree_tokens():.2f} ({rec.computed} computed / {rec.tree_tokens()} "
-                  f"tree tokens), wall {walls[cache_mb]:.1f} s, accuracy {acc:.3f}")
+                  f"tree tokens), wall {walls[method, cache_mb]:.1f} s, accuracy {acc:.3f}")
         ctx = SolveContext(HFPolicy(path), task, 0, sampling, SamplePool(budget, 0, sampling),
                            verifier=OracleVerifier(task), params={})
         t0 = time.perf_counter()
         METHODS.get("best_of_n").solve(ctx, problems, budget)
         bon = time.perf_counter() - t0
-        print(f"best_of_n@{budget}: wall {bon:.1f} s; beam/BoN wall-time ratio {walls[256] / bon:.2f} "
-              f"(cache on), {walls[0] / bon:.2f} (cache off)")
+        print(f"best_of_n@{budget}: wall {bon:.1f} s; beam/BoN wall-time ratio {walls['beam', 256] / bon:.2f} "
+              f"(cache on), {walls['beam', 0] / bon:.2f} (cache off)")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ high-variance estimate that also depends on sample order; these are exact expect
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from fractions import Fraction
 from math import comb
 
@@ -85,3 +85,12 @@ def best_of_k(scores: Sequence[float], correct: Sequence[bool], k: int) -> float
             ways = comb(t, j) * comb(lower, k - j)
             total += Fraction(ways * right, t)  # each tied sample is the pick with prob. j/t · 1/j
     return float(total / comb(n, k))
+
+
+def expected_over_subsets(n: int, k: int, value: Callable[[Sequence[int]], float],
+                          rng, draws: int = 512) -> float:
+    """E[value(S)] over uniformly random k-subsets S of range(n): exact at k = n (one subset),
+    else an unbiased Monte-Carlo mean over `draws` seeded subsets (for rules with no closed form)."""
+    if k == n:
+        return float(value(range(n)))
+    return float(sum(value(rng.choice(n, k, replace=False)) for _ in range(draws)) / draws)

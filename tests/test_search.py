@@ -36,7 +36,8 @@ def matrix(ckpt: Path, methods: list) -> object:
 
 def test_best_of_n_with_the_oracle_is_coverage(tiny_ckpt: Path, tmp_path: Path) -> None:
     run_matrix(matrix(tiny_ckpt, ["oracle_best_of_n", {"name": "best_of_n", "verifier": "oracle"},
-                                  "majority", {"name": "weighted_best_of_n", "verifier": "test_constant"}]),
+                                  "majority", {"name": "weighted_best_of_n", "verifier": "test_constant"},
+                                  {"name": "best_of_n", "verifier": "test_constant"}]),
                tmp_path / "r", quiet=True)
     df = pd.read_parquet(tmp_path / "r" / "records")
     wide = df.pivot_table(index=["problem_id", "budget"], columns="method", values="correct")
@@ -49,10 +50,12 @@ def test_best_of_n_with_the_oracle_is_coverage(tiny_ckpt: Path, tmp_path: Path) 
 
     write_report(tmp_path / "r", tmp_path / "rep")
     summary = (tmp_path / "rep" / "summary.md").read_text()
-    assert "Compute-optimal envelope vs best_of_n(verifier=oracle)" in summary
+    assert "Compute-optimal envelope vs best-of-N" in summary
+    assert "| best_of_n(verifier=test_constant)@4 |" in summary
     assert "compute-optimal envelope" in (tmp_path / "rep" / "index.html").read_text()
     front = envelope(aggregate(df))
     assert front["flops"].is_monotonic_increasing and front["accuracy"].is_monotonic_increasing
+    assert not any("oracle" in m for m in front["method"])  # bounds, not contenders
 
 
 def test_a_method_that_needs_a_verifier_says_so(tiny_ckpt: Path) -> None:

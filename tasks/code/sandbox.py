@@ -34,6 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.types import Verdict
+
 CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 0x4000, 0x40000
 WRITABLE_DIRS = (b"/tmp", b"/var/tmp", b"/dev/shm", b"/run/lock")
@@ -253,3 +255,9 @@ def run_many(programs: Sequence[str], limits: Limits = Limits(), workers: int | 
     workers = workers or max(1, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda p: run_program(p, limits), programs))
+
+
+def run_checks(programs: Sequence[str], timeout_s: float, workers: int) -> list[Verdict]:
+    """Verdicts of test programs run in parallel sandboxes with one time limit (wall and CPU)."""
+    outcomes = run_many(programs, Limits(wall_s=timeout_s, cpu_s=max(1, int(timeout_s))), workers)
+    return [Verdict(o.passed, o.reason) for o in outcomes]

@@ -1,9 +1,7 @@
 """What the math tasks share: answer extraction with its rule, math-verify equivalence, steps."""
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 from harness.registry import ConfigError
 from harness.types import Problem, Verdict
@@ -48,24 +46,6 @@ class MathTask(TaskBase):
 
     def canonical(self, answer: str) -> str:
         return canonical_number(strip_decorations(answer)[0])
-
-
-def read_jsonl_rows(path: Path, task: str, required: tuple[str, ...]) -> list[dict]:
-    """JSONL rows; a bad line is named by file and line number."""
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ConfigError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-            for key in required:
-                if not isinstance(row.get(key), str):
-                    raise ConfigError(f"{path}:{lineno}: field {key!r} missing or not a string")
-            rows.append(row)
-    return rows
 
 
 def load_hf_rows(task: str, name: str, config: str | None, split: str) -> list[dict]:

@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 from pathlib import Path
 
-import numpy as np
-
 from harness.registry import TASKS, ConfigError
 from harness.types import Problem
-from tasks.math.base import MathTask, load_hf_rows, read_jsonl_rows
+from tasks.jsonl import read_jsonl, seeded_subset
+from tasks.math.base import MathTask, load_hf_rows
 from tasks.math.extract import last_boxed
 
 PROMPT = ("Solve the following math problem step by step. Put your final answer within "
@@ -54,15 +53,12 @@ class CompetitionMath(MathTask):
                 path = Path(self.data)
                 if not path.is_file():
                     raise ConfigError(f"{self.name}: data file {self.data!r} not found")
-                self._rows[split] = read_jsonl_rows(path, self.name, ("problem",))
+                self._rows[split] = read_jsonl(path, strings=("problem",))
             else:
                 self._rows[split] = self.hf_rows(split)
         rows = self._rows[split]
-        index = range(len(rows))
-        if n is not None and n < len(rows):
-            index = sorted(np.random.default_rng(seed).choice(len(rows), size=n, replace=False).tolist())
         out = []
-        for i in index:
+        for i in seeded_subset(len(rows), n, seed):
             row = rows[i]
             answer = row_answer(row)
             if answer is None:

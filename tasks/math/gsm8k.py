@@ -10,11 +10,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from harness.registry import TASKS, ConfigError
 from harness.types import Problem
-from tasks.math.base import PERCENT_RE, MathTask, load_hf_rows, read_jsonl_rows
+from tasks.jsonl import read_jsonl, seeded_subset
+from tasks.math.base import PERCENT_RE, MathTask, load_hf_rows
 
 BUILTIN = {"builtin:gsm8k-test-100": Path(__file__).parent / "data" / "gsm8k-test-100.jsonl"}
 HASH_RE = re.compile(r"####\s*(.+?)\s*$", re.MULTILINE)
@@ -47,16 +46,13 @@ class GSM8KTask(MathTask):
                 path = BUILTIN.get(self.data, Path(self.data))
                 if not path.is_file():
                     raise ConfigError(f"gsm8k: data file {self.data!r} not found")
-                self._rows[split] = read_jsonl_rows(path, "gsm8k", ("question", "answer"))
+                self._rows[split] = read_jsonl(path, strings=("question", "answer"))
         return self._rows[split]
 
     def problems(self, split: str, n: int | None, seed: int) -> list[Problem]:
         rows = self._load(split)
-        index = range(len(rows))
-        if n is not None and n < len(rows):  # a seeded subset, kept in file order
-            index = sorted(np.random.default_rng(seed).choice(len(rows), size=n, replace=False).tolist())
         out = []
-        for i in index:
+        for i in seeded_subset(len(rows), n, seed):
             row = rows[i]
             try:
                 ref = reference_answer(row["answer"])

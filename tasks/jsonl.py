@@ -1,0 +1,39 @@
+"""Reading task data files: JSONL (optionally gzipped), every bad row named by file and line."""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+
+from harness.registry import ConfigError
+
+
+def read_jsonl(path: Path, required: tuple[str, ...] = (), strings: tuple[str, ...] = ()) -> list[dict]:
+    """Rows of a .jsonl or .jsonl.gz file; `required` fields must be present, `strings` must be str."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    rows = []
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ConfigError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+            for key in required:
+                if key not in row:
+                    raise ConfigError(f"{path}:{lineno}: field {key!r} missing")
+            for key in strings:
+                if not isinstance(row.get(key), str):
+                    raise ConfigError(f"{path}:{lineno}: field {key!r} missing or not a string")
+            rows.append(row)
+    return rows
+
+
+def seeded_subset(size: int, n: int | None, seed: int) -> list[int]:
+    """Row indices: all of them, or a seeded random n of them kept in file order."""
+    if n is None or n >= size:
+        return list(range(size))
+    return sorted(np.random.default_rng(seed).choice(size, size=n, replace=False).tolist())
