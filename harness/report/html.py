@@ -33,7 +33,7 @@ def task_figure(agg: pd.DataFrame, task: str) -> go.Figure:
     fig = go.Figure()
     xy: dict[str, tuple[list, list]] = {col: ([], []) for col, _ in AXES}
     for i, (name, g) in enumerate(_series(agg, task)):
-        color = qualitative.Plotly[i % len(qualitative.Plotly)]
+        color = qualitative.Dark24[i % len(qualitative.Dark24)]  # enough for a dozen methods
         band_y = g["ci_high"].tolist() + g["ci_low"].tolist()[::-1]
         for col, _ in AXES:
             x = g[col].tolist()
