@@ -6,6 +6,7 @@ Every mistake is a ConfigError whose one line names the file and the field, e.g.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -208,11 +209,17 @@ def _verifier(r: _Reader, value: Any, where: str) -> dict | None:
 
     if value is None:
         return None
-    spec = {"name": value} if isinstance(value, str) else dict(r.mapping(value, where, set(value) if isinstance(value, dict) else set()))
+    if not isinstance(value, (str, dict)):
+        raise r.fail(where, f"expected a verifier name or a mapping, got {type(value).__name__}")
+    spec = {"name": value} if isinstance(value, str) else dict(value)
     if not isinstance(spec.get("name"), str):
         raise r.fail(where, "missing field 'name'")
     try:
-        VERIFIERS.get(spec["name"])
+        factory = VERIFIERS.get(spec["name"])
+        try:  # arguments are checked now, not when a cell first builds it
+            inspect.signature(factory).bind(None, **{k: v for k, v in spec.items() if k != "name"})
+        except TypeError as e:
+            raise ConfigError(f"verifier {spec['name']!r}: {e}") from None
         if "path" in spec:
             spec["path"] = resolve_checkpoint(str(spec["path"]))
     except ConfigError as e:

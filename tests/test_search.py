@@ -65,6 +65,10 @@ def test_a_method_that_needs_a_verifier_says_so(tiny_ckpt: Path) -> None:
         matrix(tiny_ckpt, ["best_of_n"])
     with pytest.raises(ConfigError, match="unknown verifier 'nope'"):
         matrix(tiny_ckpt, [{"name": "best_of_n", "verifier": "nope"}])
+    with pytest.raises(ConfigError, match="verifier 'prm'.*aggregat"):
+        matrix(tiny_ckpt, [{"name": "best_of_n", "verifier": {"name": "prm", "path": str(tiny_ckpt), "aggregat": "min"}}])
+    with pytest.raises(ConfigError, match="no such directory"):
+        matrix(tiny_ckpt, [{"name": "best_of_n", "verifier": {"name": "prm", "path": "/nope"}}])
 
 
 class ScriptedPolicy:

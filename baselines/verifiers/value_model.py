@@ -101,13 +101,18 @@ class ValueModelVerifier:
         return scores, costs
 
 
-@VERIFIERS.register("prm")
-def prm(task, path: str, **kwargs) -> ValueModelVerifier:
-    """Process reward model: a score per step, aggregated by `aggregate` (default min)."""
-    return ValueModelVerifier(task, path, **({"aggregate": "min"} | kwargs))
+def _value_model(default_aggregate: str, doc: str):
+    """A registry factory with explicit arguments (so a matrix's typos fail when it is read)."""
+
+    def build(task, path: str, *, aggregate: str = default_aggregate, step_tag: str | None = None,
+              label_tokens: tuple[str, str] = ("+", "-"), device: str | None = None,
+              batch_size: int = 64) -> ValueModelVerifier:
+        return ValueModelVerifier(task, path, aggregate=aggregate, step_tag=step_tag,
+                                  label_tokens=tuple(label_tokens), device=device, batch_size=batch_size)
+
+    build.__doc__ = doc
+    return build
 
 
-@VERIFIERS.register("orm")
-def orm(task, path: str, **kwargs) -> ValueModelVerifier:
-    """Outcome reward model: the score at the last step."""
-    return ValueModelVerifier(task, path, **({"aggregate": "last"} | kwargs))
+prm = VERIFIERS.register("prm")(_value_model("min", "Process reward model: a score per step, aggregated (default min)."))
+orm = VERIFIERS.register("orm")(_value_model("last", "Outcome reward model: the score at the last step."))
