@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.registry import TASKS, ConfigError
-from harness.types import Problem, Verdict
-from tasks.base import TaskBase
-from tasks.code.extract import defines, extract_code
-from tasks.code.sandbox import run_checks
+from harness.types import Problem
+from tasks.code.base import CodeTask
+from tasks.code.extract import defines
 from tasks.jsonl import read_jsonl
 
 CHAT_PROMPT = ("Complete the following Python function. Answer with the whole function in one "
@@ -40,7 +39,7 @@ def program_for(code: str, problem: Problem) -> str:
 
 @TASKS.register("humaneval")
 @dataclass
-class HumanEvalTask(TaskBase):
+class HumanEvalTask(CodeTask):
     """HumanEval: Python functions from docstrings, checked by running their tests in the sandbox."""
 
     data: str | None = None
@@ -67,13 +66,5 @@ class HumanEvalTask(TaskBase):
                                      "canonical_solution": row.get("canonical_solution", "")}))
         return out
 
-    def extract(self, completion: str) -> str | None:
-        return extract_code(completion)
-
-    def check(self, answer: str | None, problem: Problem) -> Verdict:
-        return self.check_many([answer], [problem])[0]
-
-    def check_many(self, answers: list[str | None], problems: list[Problem]) -> list[Verdict]:
-        """Run every solution in its own sandbox, `workers` at a time."""
-        return run_checks([program_for(a or "", p) for a, p in zip(answers, problems)], self.timeout_s,
-                          self.workers)
+    def program(self, code: str, problem: Problem) -> str:
+        return program_for(code, problem)

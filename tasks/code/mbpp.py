@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.registry import TASKS, ConfigError
-from harness.types import Problem, Verdict
-from tasks.base import TaskBase
-from tasks.code.extract import extract_code
-from tasks.code.sandbox import run_checks
+from harness.types import Problem
+from tasks.code.base import CodeTask
 from tasks.jsonl import read_jsonl
 
 PROMPT = ("You are an expert Python programmer, and here is your task: {text} "
@@ -33,7 +31,7 @@ def load_hf(split: str) -> list[dict]:
 
 @TASKS.register("mbpp")
 @dataclass
-class MBPPTask(TaskBase):
+class MBPPTask(CodeTask):
     """MBPP: short Python functions from a description and three asserts, run in the sandbox."""
 
     data: str | None = None
@@ -60,13 +58,5 @@ class MBPPTask(TaskBase):
                                meta={"code": row.get("code", "")}))
         return out
 
-    def extract(self, completion: str) -> str | None:
-        return extract_code(completion)
-
-    def check(self, answer: str | None, problem: Problem) -> Verdict:
-        return self.check_many([answer], [problem])[0]
-
-    def check_many(self, answers: list[str | None], problems: list[Problem]) -> list[Verdict]:
-        programs = [f"{p.reference['setup']}\n{a or ''}\n\n" + "\n".join(p.reference["tests"]) + "\n"
-                    for a, p in zip(answers, problems)]
-        return run_checks(programs, self.timeout_s, self.workers)
+    def program(self, code: str, problem: Problem) -> str:
+        return f"{problem.reference['setup']}\n{code}\n\n" + "\n".join(problem.reference["tests"]) + "\n"
