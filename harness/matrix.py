@@ -309,7 +309,7 @@ def parse_matrix(data: Any, source: str = "<matrix>") -> Matrix:
     for kind, labels in (("task", [t.label for t in tasks]), ("checkpoint", [c.label for c in ckpts]),
                          ("method", [m.label for m in methods])):
         if len(set(labels)) != len(labels):
-            raise r.fail(f"{kind}s", f"two entries share a label; give one a distinct 'label'")
+            raise r.fail(f"{kind}s", "two entries share a label; give one a distinct 'label'")
     return Matrix(str(data.get("name", Path(source).stem)), source, tuple(tasks), tuple(ckpts),
                   tuple(methods), seeds, exclude)
 

@@ -11,10 +11,6 @@ FAST = Limits(wall_s=3, cpu_s=2, memory_mb=512, processes=32)
 MODES = [pytest.param(True, id="isolated"), pytest.param(False, id="guarded")]
 
 
-def _leftovers(marker_file: Path) -> bool:
-    return marker_file.exists()
-
-
 @pytest.fixture(params=MODES)
 def isolate(request) -> bool:
     if request.param and not IS_ROOT:

@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from baselines.search.stepwise import Beam, Search, prefix_prompt, score
+from baselines.search.stepwise import Beam, Search, lookahead_steps, prefix_prompt, score
 from harness.methods import SolveContext, register_method
 from harness.types import Attempt, Problem
 
@@ -80,8 +80,6 @@ def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[A
             fresh += [(s, ch) for ch in leaf.children]
         beams = [(s, Beam(n.steps, done=n.done)) for s, n in fresh]
         if rollout:
-            from baselines.search.stepwise import lookahead_steps
-
             open_ = [i for i, (_, n) in enumerate(fresh) if not n.done]
             ends = lookahead_steps(ctx, [beams[i] for i in open_], 64, ctx.seed * 100_000 + sim + 50_000)
             extended = [b.steps for _, b in beams]
@@ -110,8 +108,6 @@ def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[A
     # greedily (counted), rather than answering nothing.
     todo = [(s, Beam(n.steps)) for s, n in unfinished if not n.done]
     if todo:
-        from baselines.search.stepwise import lookahead_steps
-
         for (s, beam), steps in zip(todo, lookahead_steps(ctx, todo, 64, ctx.seed * 100_000 + budget)):
             beam.steps = steps
     completed = {id(s): b.steps for s, b in todo}

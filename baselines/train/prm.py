@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from harness.compute import training_flops
+from baselines.verifiers.value_model import layout
 from harness.types import Cost, Problem
 
 
@@ -77,10 +78,10 @@ def mc_labels(policy, task, problems: list[Problem], *, samples: int = 4, rollou
     return solutions, cost
 
 
-def _examples(verifier_layout, solutions: list[LabeledSolution], target: str):
+def _examples(task, tokenizer, solutions: list[LabeledSolution], target: str):
     rows = []
     for s in solutions:
-        ids, positions = verifier_layout(s.problem, s.steps)
+        ids, positions = layout(task, tokenizer, None, s.problem, s.steps)
         labels = s.soft if target == "prm" else [float(s.correct)]
         pos = positions if target == "prm" else positions[-1:]
         rows.append((ids, pos, labels))
@@ -97,7 +98,6 @@ def train_value_model(solutions: list[LabeledSolution], task, tokenizer_from: st
     """
     from transformers import AutoTokenizer, LlamaConfig, LlamaForTokenClassification
 
-    from baselines.verifiers.value_model import ValueModelVerifier
 
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -118,8 +118,7 @@ def train_value_model(solutions: list[LabeledSolution], task, tokenizer_from: st
         config._attn_implementation = "eager"
         model = LlamaForTokenClassification(config)
     params = sum(p.numel() for p in model.parameters())
-    layout = ValueModelVerifier._layout.__get__(_LayoutOnly(task, tokenizer))
-    rows = _examples(layout, solutions, cfg.target)
+    rows = _examples(task, tokenizer, solutions, cfg.target)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(1.0, s / cfg.steps))))
     tokens, t0 = 0, time.perf_counter()
@@ -152,13 +151,6 @@ def train_value_model(solutions: list[LabeledSolution], task, tokenizer_from: st
             "label_cost": asdict(label_cost), "labelled_solutions": len(solutions)}
     (out / "thinkbench.json").write_text(json.dumps(info, indent=2))
     return out
-
-
-class _LayoutOnly:
-    """Just enough of a verifier to reuse its text layout before the model exists."""
-
-    def __init__(self, task, tokenizer) -> None:
-        self.task, self.tokenizer, self.step_tag = task, tokenizer, None
 
 
 def step_auroc(scores: list[list[float]], solutions: list[LabeledSolution]) -> float:

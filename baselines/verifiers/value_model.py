@@ -22,6 +22,22 @@ from harness.registry import VERIFIERS, ConfigError
 from harness.types import Cost, Problem
 
 
+def layout(task, tokenizer, step_tag: str | None, problem: Problem,
+           steps: Sequence[str]) -> tuple[list[int], list[int]]:
+    """Token ids of prompt + steps, and the token index that scores each step (the newline
+    after it, or the step tag's first token)."""
+    sep = f" {step_tag}\n" if step_tag else "\n"
+    text, marks = task.prompt(problem), []
+    for step in steps:
+        text += step
+        marks.append(len(text) + (1 if step_tag else 0))
+        text += sep
+    enc = tokenizer(text, return_offsets_mapping=True)
+    ids, offsets = list(enc["input_ids"]), enc["offset_mapping"]
+    positions = [next((i for i, (a, b) in enumerate(offsets) if a <= mark < b), len(ids) - 1) for mark in marks]
+    return ids, positions
+
+
 class ValueModelVerifier:
     """Step scores from a value model; see the module docstring."""
 
@@ -54,21 +70,6 @@ class ValueModelVerifier:
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else (self.tokenizer.eos_token_id or 0)
 
-    def _layout(self, problem: Problem, steps: Sequence[str]) -> tuple[list[int], list[int]]:
-        """Token ids of prompt + steps, and the token index that scores each step."""
-        sep = f" {self.step_tag}\n" if self.step_tag else "\n"
-        text, marks = self.task.prompt(problem), []
-        for step in steps:
-            text += step
-            marks.append(len(text) + (1 if self.step_tag else 0))  # the tag's (or newline's) first char
-            text += sep
-        enc = self.tokenizer(text, return_offsets_mapping=True)
-        ids, offsets = list(enc["input_ids"]), enc["offset_mapping"]
-        positions = []
-        for mark in marks:
-            positions.append(next((i for i, (a, b) in enumerate(offsets) if a <= mark < b), len(ids) - 1))
-        return ids, positions
-
     @torch.inference_mode()
     def score_many(self, problems: Sequence[Problem], steps: Sequence[Sequence[str]]
                    ) -> tuple[list[list[float]], list[Cost]]:
@@ -77,7 +78,7 @@ class ValueModelVerifier:
         costs: list[Cost] = []
         for start in range(0, len(problems), self.batch_size):
             t0 = time.perf_counter()
-            batch = [self._layout(p, s) for p, s in zip(problems[start:start + self.batch_size],
+            batch = [layout(self.task, self.tokenizer, self.step_tag, p, s) for p, s in zip(problems[start:start + self.batch_size],
                                                          steps[start:start + self.batch_size])]
             width = max(len(ids) for ids, _ in batch)
             ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
