@@ -14,9 +14,10 @@ import argparse
 import time
 
 from baselines.verifiers.oracle import OracleVerifier
-from harness.backends.hf import HFPolicy
-from harness.matrix import resolve_checkpoint
-from harness.methods import Sampling, SamplePool, SolveContext
+from harness.backends.hf import HFConfig, HFPolicy
+from harness.checkpoint import resolve_checkpoint
+from harness.contracts import Sampling
+from harness.methods import SamplePool, SolveContext
 from harness.registry import METHODS, load_plugins
 from tasks.math.addition import AdditionTask
 
@@ -73,8 +74,9 @@ def main() -> None:
     for budget in [int(b) for b in args.budgets.split(",")]:
         walls = {}
         for method, cache_mb in (("beam", 256), ("beam", 0), ("mcts", 256), ("mcts", 0)):
-            rec = Recorder(HFPolicy(path, prefix_cache_mb=cache_mb))
-            ctx = SolveContext(rec, task, 0, sampling, verifier=OracleVerifier(task), params={})
+            rec = Recorder(HFPolicy(path, HFConfig(prefix_cache_mb=cache_mb)))
+            ctx = SolveContext(rec, task, 0, sampling, verifier=OracleVerifier(task),
+                               config=METHODS.config(method)())
             t0 = time.perf_counter()
             attempts = METHODS.get(method).solve(ctx, problems, budget)
             walls[method, cache_mb] = time.perf_counter() - t0
@@ -83,7 +85,7 @@ def main() -> None:
                   f"{rec.computed / rec.tree_tokens():.2f} ({rec.computed} computed / {rec.tree_tokens()} "
                   f"tree tokens), wall {walls[method, cache_mb]:.1f} s, accuracy {acc:.3f}")
         ctx = SolveContext(HFPolicy(path), task, 0, sampling, SamplePool(budget, 0, sampling),
-                           verifier=OracleVerifier(task), params={})
+                           verifier=OracleVerifier(task))
         t0 = time.perf_counter()
         METHODS.get("best_of_n").solve(ctx, problems, budget)
         bon = time.perf_counter() - t0

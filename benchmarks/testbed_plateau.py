@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness.backends.hf import HFPolicy
 from harness.report.stats import wilson
-from harness.testbed import TestbedConfig, train_testbed
+from baselines.train.testbed import TestbedConfig, train_testbed
 from tasks.math.addition import AdditionTask
 
 

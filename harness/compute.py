@@ -1,7 +1,7 @@
 """Compute accounting: the x-axis of every curve (DESIGN.md, "Compute accounting")."""
 from __future__ import annotations
 
-from harness.types import Cost
+from harness.contracts import Cost
 
 
 def inference_flops(params: int, computed_tokens: int) -> float:

@@ -1,29 +1,33 @@
 """Matrix YAML → validated specs → cells (tasks × checkpoints × methods × budgets × seeds).
 
-Every mistake is a ConfigError whose one line names the file and the field, e.g.
-`m.yaml: methods[1]: unknown method 'majorty' (known: greedy, majority, ...)`.
+Every knob is checked when the matrix is read, against the typed config registered with its
+code; every mistake is a ConfigError whose one line names the file and the field, e.g.
+`m.yaml: methods[3].params: unknown field 'expansion' (known: expansions, max_steps)`.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import inspect
 import json
+import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from harness.methods import Method, Sampling
-from harness.registry import METHODS, TASKS, ConfigError, load_plugins
+from harness.checkpoint import resolve_checkpoint
+from harness.config import coerce, config_dict, make_config
+from harness.contracts import BackendConfig, Method, MethodConfig, Sampling, VerifierConfig
+from harness.registry import BACKENDS, METHODS, TASKS, VERIFIERS, ConfigError, load_plugins
 
 TOP_FIELDS = {"name", "tasks", "checkpoints", "methods", "budgets", "seeds", "n_problems",
               "split", "generation", "exclude"}
 TASK_FIELDS = {"name", "params", "split", "n_problems", "problem_seed", "label"}
 CKPT_FIELDS = {"name", "path", "backend", "params"}
 METHOD_FIELDS = {"name", "params", "budgets", "label", "generation", "verifier"}
-SAMPLING_FIELDS = {"temperature", "top_p", "max_tokens", "stop"}
-EXCLUDE_FIELDS = {"task", "checkpoint", "method", "budget", "seed"}
+EXCLUDE_TYPES = {"task": str, "checkpoint": str, "method": str, "budget": int, "seed": int}
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True)
@@ -44,17 +48,23 @@ class CheckpointSpec:
     label: str
     path: str
     backend: str = "hf"
-    params: dict = field(default_factory=dict)
+    config: BackendConfig = field(default_factory=BackendConfig)
+
+
+@dataclass(frozen=True)
+class VerifierSpec:
+    name: str
+    config: VerifierConfig
 
 
 @dataclass(frozen=True)
 class MethodSpec:
     name: str
     label: str
-    params: dict
+    config: MethodConfig
     budgets: tuple[int, ...]
     sampling: Sampling
-    verifier: dict | None = None  # {"name": ..., "path": ..., other verifier arguments}
+    verifier: VerifierSpec | None = None
 
     @property
     def method(self) -> Method:
@@ -78,7 +88,8 @@ class Cell:
 
     @property
     def hash(self) -> str:
-        """Identity for resume: every setting that changes the numbers."""
+        """Identity for resume: every setting that changes the numbers, resolved configs
+        included (a default that changes in the code changes the identity)."""
         ident = {"task": asdict(self.task), "checkpoint": asdict(self.checkpoint),
                  "method": asdict(self.method) | {"budgets": None}, "budget": self.budget,
                  "seed": self.seed, "pool": self.pool}
@@ -95,27 +106,28 @@ class Matrix:
     seeds: tuple[int, ...]
     exclude: tuple[dict, ...] = ()
 
+    def all_cells(self) -> list[Cell]:
+        """The cross product before exclusions (pool sizes not yet set)."""
+        return [Cell(task, ckpt, m, budget, seed)
+                for task in self.tasks for ckpt in self.checkpoints for m in self.methods
+                for budget in (m.budgets if m.method.uses_budget else (1,)) for seed in self.seeds]
+
     def cells(self) -> list[Cell]:
         """The cross product, minus exclusions; methods without a budget get one cell at 1.
 
         Pooled cells that share task, checkpoint, seed and sampling read one pool whose size
         is the largest budget among them, so their numbers come from the same samples.
         """
-        out = []
-        for task in self.tasks:
-            for ckpt in self.checkpoints:
-                for m in self.methods:
-                    budgets = m.budgets if m.method.uses_budget else (1,)
-                    for budget in budgets:
-                        for seed in self.seeds:
-                            cell = Cell(task, ckpt, m, budget, seed)
-                            if not any(_matches(cell, ex) for ex in self.exclude):
-                                out.append(cell)
+        out = [c for c in self.all_cells() if not any(matches(c, ex) for ex in self.exclude)]
         sizes: dict[tuple, int] = {}
         for cell in out:
             if cell.method.method.pooled:
                 sizes[pool_key(cell)] = max(sizes.get(pool_key(cell), 1), cell.budget)
         return [replace(c, pool=sizes[pool_key(c)]) if c.method.method.pooled else c for c in out]
+
+    def fingerprint(self) -> str:
+        """Identity of the whole matrix: the set of its cells' identities."""
+        return hashlib.sha256(json.dumps(sorted(c.hash for c in self.cells())).encode()).hexdigest()[:16]
 
 
 def pool_key(cell: Cell) -> tuple:
@@ -123,20 +135,25 @@ def pool_key(cell: Cell) -> tuple:
     return (cell.task.label, cell.checkpoint.label, cell.seed, cell.method.sampling)
 
 
-def _matches(cell: Cell, ex: dict) -> bool:
+def matches(cell: Cell, ex: dict) -> bool:
+    """Whether an `exclude:` entry names this cell (names or labels for task and method)."""
     values = {"task": (cell.task.name, cell.task.label), "checkpoint": (cell.checkpoint.label,),
               "method": (cell.method.name, cell.method.label), "budget": (cell.budget,),
               "seed": (cell.seed,)}
     return all(v in values[k] for k, v in ex.items())
 
 
-def build_task(name: str, params: dict) -> Any:
-    """Instantiate a registered task; a bad parameter is a ConfigError naming it."""
+def build_task(name: str, params: dict, where: str | None = None) -> Any:
+    """Instantiate a registered task; a bad parameter is a ConfigError naming it. Dataclass
+    tasks are their own typed config: names and types are checked like any config."""
     cls = TASKS.get(name)
+    where = where or f"task {name!r}"
+    if dataclasses.is_dataclass(cls):
+        return make_config(cls, {k: v for k, v in params.items()}, f"{where}.params")
     try:
         return cls(**params)
     except TypeError as e:
-        raise ConfigError(f"task {name!r}: bad parameters {sorted(params)} ({e})") from None
+        raise ConfigError(f"{where}: bad parameters {sorted(params)} ({e})") from None
 
 
 class _Reader:
@@ -177,10 +194,33 @@ class _Reader:
             raise self.fail(where, f"expected a non-empty list of {kind}, got {value!r}")
         return tuple(dict.fromkeys(value))
 
+    def positive(self, value: Any, where: str) -> int | None:
+        if value is None:
+            return None
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise self.fail(where, f"expected a positive integer, got {value!r}")
+        return value
+
+    def text(self, value: Any, where: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(where, f"expected a string, got {value!r}")
+        return value
+
     def list_of(self, value: Any, where: str) -> list:
         if not isinstance(value, list) or not value:
             raise self.fail(where, "expected a non-empty list")
         return value
+
+    def config(self, cls: type | None, params: Any, where: str, what: str) -> Any:
+        """A typed config from YAML params (a component with no config takes none)."""
+        if cls is None:
+            if params:
+                raise self.fail(where, f"{what} takes no parameters")
+            return None
+        try:
+            return make_config(cls, params, f"{self.source}: {where}")
+        except ConfigError as e:
+            raise ConfigError(str(e)) from None
 
 
 def _label(name: str, params: dict) -> str:
@@ -190,23 +230,16 @@ def _label(name: str, params: dict) -> str:
 def _sampling(r: _Reader, base: Sampling, value: Any, where: str) -> Sampling:
     if value is None:
         return base
-    g = r.mapping(value, where, SAMPLING_FIELDS)
+    g = r.mapping(value, where, {f.name for f in dataclasses.fields(Sampling)})
     merged = asdict(base) | g
-    try:
-        temperature, top_p, max_tokens = float(merged["temperature"]), float(merged["top_p"]), int(merged["max_tokens"])
-    except (TypeError, ValueError):
-        raise r.fail(where, "temperature/top_p must be numbers and max_tokens an integer") from None
-    stop = merged["stop"]
-    stop = (stop,) if isinstance(stop, str) else tuple(stop or ())
-    if temperature < 0 or not 0 < top_p <= 1 or max_tokens < 1:
+    s = r.config(Sampling, merged, where, "generation")
+    if s.temperature < 0 or not 0 < s.top_p <= 1 or s.max_tokens < 1:
         raise r.fail(where, "need temperature >= 0, 0 < top_p <= 1, max_tokens >= 1")
-    return Sampling(temperature, top_p, max_tokens, stop)
+    return s
 
 
-def _verifier(r: _Reader, value: Any, where: str) -> dict | None:
-    """A verifier by name (`oracle`) or as {name, path, ...its arguments}; paths must exist."""
-    from harness.registry import VERIFIERS
-
+def _verifier(r: _Reader, value: Any, where: str) -> VerifierSpec | None:
+    """A verifier by name (`oracle`) or as {name, path, ...its config}; paths must exist."""
     if value is None:
         return None
     if not isinstance(value, (str, dict)):
@@ -214,32 +247,14 @@ def _verifier(r: _Reader, value: Any, where: str) -> dict | None:
     spec = {"name": value} if isinstance(value, str) else dict(value)
     if not isinstance(spec.get("name"), str):
         raise r.fail(where, "missing field 'name'")
+    name = spec.pop("name")
     try:
-        factory = VERIFIERS.get(spec["name"])
-        try:  # arguments are checked now, not when a cell first builds it
-            inspect.signature(factory).bind(None, **{k: v for k, v in spec.items() if k != "name"})
-        except TypeError as e:
-            raise ConfigError(f"verifier {spec['name']!r}: {e}") from None
-        if "path" in spec:
-            spec["path"] = resolve_checkpoint(str(spec["path"]))
+        cls = VERIFIERS.config(name)
+        if isinstance(spec.get("path"), str):
+            spec["path"] = resolve_checkpoint(spec["path"])
     except ConfigError as e:
         raise r.fail(where, str(e)) from None
-    return spec
-
-
-def resolve_checkpoint(value: str) -> str:
-    """`testbed` and `testbed/step-N` name the bootstrapped testbed; anything else is a path."""
-    from harness.testbed import default_dir
-
-    if value == "testbed" or value.startswith("testbed/"):
-        sub = "final" if value == "testbed" else value.split("/", 1)[1]
-        path = default_dir() / sub
-        if not path.is_dir():
-            raise ConfigError(f"checkpoint {value!r} is not built yet: run `thinkbench bootstrap` first")
-        return str(path)
-    if not Path(value).expanduser().is_dir():
-        raise ConfigError(f"checkpoint {value!r}: no such directory")
-    return str(Path(value).expanduser().resolve())
+    return VerifierSpec(name, r.config(cls or VerifierConfig, spec, where, f"verifier {name!r}"))
 
 
 def parse_matrix(data: Any, source: str = "<matrix>") -> Matrix:
@@ -250,24 +265,34 @@ def parse_matrix(data: Any, source: str = "<matrix>") -> Matrix:
     for key in ("tasks", "checkpoints", "methods"):
         if key not in data:
             raise r.fail("", f"missing field {key!r}")
+    name = r.text(data.get("name", Path(source).stem), "name")
+    if not NAME_RE.fullmatch(name):
+        raise r.fail("name", f"{name!r} must be a plain name (letters, digits, '.', '_', '-'): "
+                             "it names the directory under runs/")
     default_budgets = r.ints(data.get("budgets", [1]), "budgets", positive=True)
     seeds = r.ints(data.get("seeds", [0]), "seeds")
     base = _sampling(r, Sampling(), data.get("generation", {}), "generation")
+    default_n = r.positive(data.get("n_problems"), "n_problems")
+    default_split = r.text(data.get("split", "test"), "split")
 
     tasks = []
     for i, raw in enumerate(r.list_of(data["tasks"], "tasks")):
         where = f"tasks[{i}]"
         t = r.entry(raw, where, TASK_FIELDS)
-        params = r.mapping(t.get("params", {}), f"{where}.params", set(t.get("params", {}) or {}))
-        n = t.get("n_problems", data.get("n_problems"))
-        if n is not None and (not isinstance(n, int) or n < 1):
-            raise r.fail(f"{where}.n_problems", f"expected a positive integer, got {n!r}")
+        params = t.get("params", {}) or {}
+        if not isinstance(params, dict):
+            raise r.fail(f"{where}.params", f"expected a mapping, got {params!r}")
+        n = r.positive(t.get("n_problems", default_n), f"{where}.n_problems")
+        seed = t.get("problem_seed", 0)
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise r.fail(f"{where}.problem_seed", f"expected an integer, got {seed!r}")
         try:
-            build_task(t["name"], params)
+            build_task(t["name"], params, f"{source}: {where}")
         except ConfigError as e:
-            raise r.fail(where, str(e)) from None
-        tasks.append(TaskSpec(t["name"], t.get("label", _label(t["name"], params)), params,
-                              t.get("split", data.get("split", "test")), n, int(t.get("problem_seed", 0))))
+            msg = str(e)
+            raise ConfigError(msg if msg.startswith(source) else f"{source}: {where}: {msg}") from None
+        tasks.append(TaskSpec(t["name"], r.text(t.get("label", _label(t["name"], params)), f"{where}.label"),
+                              params, r.text(t.get("split", default_split), f"{where}.split"), n, seed))
 
     ckpts = []
     for i, raw in enumerate(r.list_of(data["checkpoints"], "checkpoints")):
@@ -275,43 +300,67 @@ def parse_matrix(data: Any, source: str = "<matrix>") -> Matrix:
         c = {"path": raw} if isinstance(raw, str) else r.mapping(raw, where, CKPT_FIELDS)
         if not isinstance(c.get("path"), str):
             raise r.fail(where, "missing field 'path'")
-        backend = c.get("backend", "hf")
+        backend = r.text(c.get("backend", "hf"), f"{where}.backend")
         try:
-            from harness.registry import BACKENDS
-
-            BACKENDS.get(backend)
+            cfg_cls = BACKENDS.config(backend)
             path = resolve_checkpoint(c["path"])
         except ConfigError as e:
             raise r.fail(where, str(e)) from None
+        cfg = r.config(cfg_cls or BackendConfig, c.get("params", {}) or {}, f"{where}.params", f"backend {backend!r}")
         alias = c["path"].startswith("testbed")
-        label = c.get("name", c["path"] if alias else Path(c["path"]).name)
-        ckpts.append(CheckpointSpec(label, path, backend, c.get("params", {})))
+        label = r.text(c.get("name", c["path"] if alias else Path(c["path"]).name), f"{where}.name")
+        ckpts.append(CheckpointSpec(label, path, backend, cfg))
 
     methods = []
     for i, raw in enumerate(r.list_of(data["methods"], "methods")):
         where = f"methods[{i}]"
         m = r.entry(raw, where, METHOD_FIELDS)
         try:
-            METHODS.get(m["name"])
+            method: Method = METHODS.get(m["name"])
         except ConfigError as e:
             raise r.fail(where, str(e)) from None
         params = m.get("params", {}) or {}
+        cfg = r.config(method.config, params, f"{where}.params", f"method {m['name']!r}")
         budgets = r.ints(m.get("budgets", default_budgets), f"{where}.budgets", positive=True)
+        if method.uses_budget:
+            for b in budgets:
+                why = cfg.budget_error(b)
+                if why:
+                    raise r.fail(f"{where}.budgets", f"{m['name']}: {why}")
         sampling = _sampling(r, base, m.get("generation"), f"{where}.generation")
         verifier = _verifier(r, m.get("verifier"), f"{where}.verifier")
-        if METHODS.get(m["name"]).needs_verifier and verifier is None:
+        if method.needs_verifier and verifier is None:
             raise r.fail(where, f"method {m['name']!r} needs a verifier (e.g. verifier: oracle)")
-        label = m.get("label", _label(m["name"], params | ({"verifier": verifier["name"]} if verifier else {})))
-        methods.append(MethodSpec(m["name"], label, params, budgets, sampling, verifier))
+        label = m.get("label", _label(m["name"], params | ({"verifier": verifier.name} if verifier else {})))
+        methods.append(MethodSpec(m["name"], r.text(label, f"{where}.label"), cfg, budgets, sampling, verifier))
 
-    exclude = tuple(r.mapping(ex, f"exclude[{i}]", EXCLUDE_FIELDS)
-                    for i, ex in enumerate(data.get("exclude", []) or []))
     for kind, labels in (("task", [t.label for t in tasks]), ("checkpoint", [c.label for c in ckpts]),
                          ("method", [m.label for m in methods])):
         if len(set(labels)) != len(labels):
             raise r.fail(f"{kind}s", "two entries share a label; give one a distinct 'label'")
-    return Matrix(str(data.get("name", Path(source).stem)), source, tuple(tasks), tuple(ckpts),
-                  tuple(methods), seeds, exclude)
+    exclude = []
+    for i, raw in enumerate(data.get("exclude", []) or []):
+        ex = r.mapping(raw, f"exclude[{i}]", set(EXCLUDE_TYPES))
+        exclude.append({k: coerce(EXCLUDE_TYPES[k], v, f"{source}: exclude[{i}].{k}") for k, v in ex.items()})
+    matrix = Matrix(name, source, tuple(tasks), tuple(ckpts), tuple(methods), seeds, tuple(exclude))
+    everything = matrix.all_cells()
+    for i, ex in enumerate(exclude):
+        if not any(matches(c, ex) for c in everything):
+            raise r.fail(f"exclude[{i}]", f"matches no cell of the matrix ({_nearest(ex, everything)})")
+    if not matrix.cells():
+        raise r.fail("exclude", "excludes every cell: nothing to run")
+    return matrix
+
+
+def _nearest(ex: dict, cells: list[Cell]) -> str:
+    """Which field of an exclusion names nothing in the matrix (for its error line)."""
+    for key, value in ex.items():
+        known = sorted({str(v) for c in cells for v in {
+            "task": (c.task.name, c.task.label), "checkpoint": (c.checkpoint.label,),
+            "method": (c.method.name, c.method.label), "budget": (c.budget,), "seed": (c.seed,)}[key]})
+        if str(value) not in known:
+            return f"{key} {value!r} is not in it; known: {', '.join(known)}"
+    return "no cell has all of these values together"
 
 
 def load_matrix(path: str | Path) -> Matrix:
@@ -320,9 +369,16 @@ def load_matrix(path: str | Path) -> Matrix:
     if not p.is_file():
         raise ConfigError(f"{path}: no such matrix file")
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{at}") from None
     return parse_matrix(data, str(path))
+
+
+def describe(cfg: Any) -> str:
+    """A config as compact JSON (recorded on rows)."""
+    return json.dumps(config_dict(cfg), sort_keys=True, default=str)

@@ -1,38 +1,23 @@
-"""What a test-time method is given and returns, and the shared sample pool.
+"""What a test-time method is given, the shared sample pool, and the one pooled-method loop.
 
-A method is one function `solve(ctx, problems, budget) -> list[Attempt]` registered by name.
-Pooled methods (sample, majority, oracle_best_of_n) read one pool of N samples per problem
-that every pooled cell with the same sampling settings shares, and report the exact
-expectation at their budget k <= N, with the expected cost of drawing k.
+A method is one function `solve(ctx, problems, budget) -> list[Attempt]` registered by name with
+its typed config (`@register_method("beam", config=BeamConfig)`). Pooled methods (sample,
+majority, best-of-n, ...) read one pool of N samples per problem that every pooled cell with the
+same sampling settings shares, and report the exact expectation at their budget k <= N with the
+expected cost of drawing k. They differ only in the rule that picks an answer from a pool (the
+reducer of inspect_ai, the filter of lm-eval): each registers that rule with `register_pooled`,
+and `solve_pooled` is the loop they share.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
+import numpy as np
+
+from harness.contracts import (Attempt, Completion, Cost, Method, MethodConfig, Policy, Problem, Sampling,
+                               Task, Verifier)
 from harness.registry import METHODS
-from harness.types import Attempt, Completion, Cost, Problem
-
-
-class Policy(Protocol):
-    """Something that continues prompts (harness/backends/*)."""
-
-    params: int
-
-    def generate(self, prompts: Sequence[str | list[dict]], *, n: int = 1, temperature: float = 0.0,
-                 top_p: float = 1.0, max_tokens: int = 256, stop: Sequence[str] = (),
-                 seed: int | None = None) -> tuple[list[list[Completion]], list[Cost]]: ...
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """Decoding settings of a cell (the matrix's `generation:` plus method overrides)."""
-
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_tokens: int = 256
-    stop: tuple[str, ...] = ()
 
 
 @dataclass
@@ -65,15 +50,13 @@ class SamplePool:
                                               temperature=s.temperature, top_p=s.top_p,
                                               max_tokens=s.max_tokens, stop=s.stop, seed=self.seed)
             pairs = [(p, c) for p, comps in zip(missing, outs) for c in comps]
-            samples = iter(judge_many(ctx, [p for p, _ in pairs], [c for _, c in pairs]))
+            samples = iter(judge_many(ctx.task, [p for p, _ in pairs], [c for _, c in pairs]))
             for problem, comps, cost in zip(missing, outs, costs):
                 self.drawn[problem.id] = ([next(samples) for _ in comps], cost)
         return [self.drawn[p.id] for p in problems]
 
     def scores(self, ctx: SolveContext, problems: Sequence[Problem]) -> list[tuple[list[float], Cost]]:
         """The verifier's solution score for every pooled sample (scored once per verifier)."""
-        from baselines.verifiers.aggregate import aggregate
-
         pools = self.get(ctx, problems)
         key = id(ctx.verifier)
         missing = [(p, samples) for p, (samples, _) in zip(problems, pools) if (key, p.id) not in self.scored]
@@ -83,81 +66,129 @@ class SamplePool:
             it = iter(zip(step_scores, costs))
             for p, samples in missing:
                 got = [next(it) for _ in samples]
-                self.scored[(key, p.id)] = ([aggregate(sc, ctx.verifier.aggregate) for sc, _ in got],
+                self.scored[(key, p.id)] = ([ctx.verifier.solution_score(sc) for sc, _ in got],
                                             sum((c for _, c in got), Cost()))
         return [self.scored[(key, p.id)] for p in problems]
 
 
-def judge(ctx: SolveContext, problem: Problem, completion: Completion) -> Sample:
-    """Extract and check one completion; a checker failure is kept on the sample, not raised."""
-    return judge_many(ctx, [problem], [completion])[0]
-
-
-def judge_many(ctx: SolveContext, problems: Sequence[Problem], completions: Sequence[Completion]) -> list[Sample]:
-    """Extract and check many completions, through the task's batched `check_many` if it has
-    one (code runs in parallel sandboxes); a failure is kept on its sample, not raised."""
+def judge_many(task: Task, problems: Sequence[Problem], completions: Sequence[Completion]) -> list[Sample]:
+    """Extract and check many completions through the task's batched `check_many` (code runs
+    in parallel sandboxes); a failure is kept on its sample, never raised."""
     answers, errors = [], []
     for c in completions:
         try:
-            answers.append(ctx.task.extract(c.text))
+            answers.append(task.extract(c.text))
             errors.append(None)
         except Exception as e:  # noqa: BLE001 - one bad sample must not stop the run
             answers.append(None)
             errors.append(f"extract failed: {type(e).__name__}: {e}")
     try:
-        if hasattr(ctx.task, "check_many"):
-            correct = [v.correct for v in ctx.task.check_many(answers, list(problems))]
-        else:
-            correct = [ctx.task.check(a, p).correct for a, p in zip(answers, problems)]
+        correct = [v.correct for v in task.check_many(answers, list(problems))]
     except Exception:  # noqa: BLE001 - fall back to one by one, to pin the failure on its sample
         correct = []
         for i, (a, p) in enumerate(zip(answers, problems)):
             try:
-                correct.append(ctx.task.check(a, p).correct)
+                correct.append(task.check(a, p).correct)
             except Exception as e:  # noqa: BLE001
                 correct.append(False)
                 errors[i] = errors[i] or f"{type(e).__name__}: {e}"
-    return [Sample(c, a, None if a is None else ctx.task.canonical(a), ok, err)
+    return [Sample(c, a, None if a is None else task.canonical(a), ok, err)
             for c, a, ok, err in zip(completions, answers, correct, errors)]
 
 
 @dataclass
 class SolveContext:
-    """Everything a method may use: the policy, the task's public interface, settings."""
+    """Everything a method may use: the policy, the task's public interface, its typed config."""
 
     policy: Policy
-    task: Any
+    task: Task
     seed: int
     sampling: Sampling
     pool: SamplePool | None = None
-    verifier: Any = None
-    params: dict = field(default_factory=dict)
+    verifier: Verifier | None = None
+    config: MethodConfig = field(default_factory=MethodConfig)
 
 
-SolveFn = Callable[[SolveContext, Sequence[Problem], int], list[Attempt]]
+def register_method(name: str, *, config: type[MethodConfig] = MethodConfig, pooled: bool = False,
+                    uses_budget: bool = True, greedy: bool = False, needs_verifier: bool = False
+                    ) -> Callable:
+    """Register `solve` under `name` (the name users write in a matrix) with its typed config."""
 
-
-@dataclass(frozen=True)
-class Method:
-    """A registered test-time method."""
-
-    name: str
-    solve: SolveFn
-    pooled: bool = False        # reads the shared sample pool
-    uses_budget: bool = True    # False: one cell at budget 1, whatever the matrix lists
-    greedy: bool = False        # decodes at temperature 0 whatever `generation:` says
-    needs_verifier: bool = False
-    doc: str = ""
-
-
-def register_method(name: str, *, pooled: bool = False, uses_budget: bool = True,
-                    greedy: bool = False, needs_verifier: bool = False) -> Callable[[SolveFn], SolveFn]:
-    """Register `solve` under `name` (the name users write in a matrix)."""
-
-    def deco(fn: SolveFn) -> SolveFn:
+    def deco(fn: Callable) -> Callable:
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        METHODS.register(name)(Method(name, fn, pooled, uses_budget, greedy, needs_verifier, doc))
+        METHODS.register(name, config=config)(
+            Method(name, fn, config, pooled, uses_budget, greedy, needs_verifier, doc))
         return fn
+
+    return deco
+
+
+@dataclass
+class Pool:
+    """What a pooled rule sees of one problem: its samples, their verifier scores (if the
+    method uses a verifier), and a seeded generator for Monte-Carlo subsets."""
+
+    samples: list[Sample]
+    scores: list[float] | None
+    rng: np.random.Generator
+    config: MethodConfig
+
+    @property
+    def keys(self) -> list[str | None]:
+        return [s.key for s in self.samples]
+
+    @property
+    def correct(self) -> list[bool]:
+        return [s.correct for s in self.samples]
+
+    def answer_of(self, key: str | None) -> str | None:
+        return next((s.answer for s in self.samples if s.key == key), None)
+
+
+@dataclass
+class Pick:
+    """A pooled rule's result: the answer shown on the row, the exact (or Monte-Carlo)
+    expected correctness at budget k, and the completion shown as its trace."""
+
+    answer: str | None
+    correct: float
+    trace: str
+
+
+PickFn = Callable[[Pool, int], Pick]
+
+
+def solve_pooled(ctx: SolveContext, problems: Sequence[Problem], budget: int, pick: PickFn,
+                 scored: bool, salt: tuple[int, ...] = ()) -> list[Attempt]:
+    """The loop every pooled method shares: draw (or reuse) the pool, score it if the method
+    uses a verifier, apply `pick` at k = budget, and charge the expected cost of k draws."""
+    rng = np.random.default_rng([ctx.seed, budget, *salt])
+    pools = ctx.pool.get(ctx, problems)
+    scores = ctx.pool.scores(ctx, problems) if scored else [(None, Cost())] * len(problems)
+    attempts = []
+    for problem, (samples, cost), (sc, vcost) in zip(problems, pools, scores):
+        n = len(samples)
+        got = pick(Pool(samples, sc, rng, ctx.config), budget)
+        attempts.append(Attempt(problem.id, got.answer, cost_at_k(cost, n, budget) + vcost.scaled(budget / n),
+                                correct=got.correct, traces=[got.trace], n_samples=n,
+                                n_correct=sum(s.correct for s in samples),
+                                error=next((s.error for s in samples if s.error), None)))
+    return attempts
+
+
+def register_pooled(name: str, *, config: type[MethodConfig] = MethodConfig, scored: bool = False,
+                    uses_budget: bool = True, salt: tuple[int, ...] = ()) -> Callable[[PickFn], PickFn]:
+    """Register a pooled method by its rule `pick(pool, k) -> Pick`; `scored` methods need a
+    verifier and see its score of every sample."""
+
+    def deco(pick: PickFn) -> PickFn:
+        def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[Attempt]:
+            return solve_pooled(ctx, problems, budget, pick, scored, salt)
+
+        solve.__doc__ = pick.__doc__
+        register_method(name, config=config, pooled=True, uses_budget=uses_budget,
+                        needs_verifier=scored)(solve)
+        return pick
 
     return deco
 
@@ -171,8 +202,3 @@ def cost_at_k(pool_cost: Cost, n: int, k: int) -> Cost:
                 generated_tokens=generated,
                 flops=pool_cost.flops * (pool_cost.prompt_tokens + generated) / max(computed, 1),
                 wall_s=pool_cost.wall_s * k / n)
-
-
-def pool_errors(samples: Sequence[Sample]) -> str | None:
-    """The first checker error among the samples, if any (recorded on the problem's row)."""
-    return next((s.error for s in samples if s.error), None)

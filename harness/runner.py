@@ -1,128 +1,190 @@
-"""Run a matrix: load each checkpoint once, solve each cell, write its records, skip finished cells."""
+"""Run a matrix as plan → execute → write.
+
+- `plan(matrix, finished)`: the unfinished cells grouped into work units, one per checkpoint
+  (a checkpoint is loaded once per unit).
+- `execute(unit)`: a pure function of the unit that yields one `CellOutcome` per cell: its
+  records, or its error. It touches no files: it is what a Ray task will run elsewhere.
+- `run_matrix`: checks the run directory, takes its lock, and writes each outcome as it comes:
+  a finished cell's records atomically, a failed cell's error to `failures/` (never as a
+  finished cell: it reruns next time).
+"""
 from __future__ import annotations
 
-import json
-import shutil
 import time
 import traceback
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-from harness.matrix import Cell, Matrix, pool_key
+from harness.checkpoint import train_flops
+from harness.contracts import Attempt, Cost, Problem, Record, content_hash
+from harness.matrix import Cell, CheckpointSpec, Matrix, TaskSpec, describe, pool_key
 from harness.methods import SamplePool, SolveContext
 from harness.registry import BACKENDS, VERIFIERS, ConfigError
-from harness.store import RunStore
-from harness.types import Attempt, Cost, Problem
+from harness.store import RunStore, next_version
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """Cells that share a checkpoint: loaded once, run in order."""
+
+    run: str
+    checkpoint: CheckpointSpec
+    tasks: tuple[TaskSpec, ...]
+    cells: tuple[Cell, ...]
+
+
+@dataclass
+class CellOutcome:
+    """What executing one cell gave: its records, or the error that stopped it."""
+
+    cell: Cell
+    records: list[Record] = field(default_factory=list)
+    error: str | None = None
 
 
 @dataclass
 class RunResult:
-    """What a `run` did: cells run now, cells found finished, rows written."""
+    """What a `run` did: cells run now, found finished, failed; rows written; where."""
 
     ran: int
     skipped: int
     rows: int
     wall_s: float
+    failed: int = 0
+    out: Path | None = None
+    pruned: int = 0
 
 
-def train_flops_of(path: str) -> float:
-    """Training FLOPs recorded next to a checkpoint by thinkbench's trainers (0 when unknown)."""
-    info = Path(path) / "thinkbench.json"
-    return float(json.loads(info.read_text()).get("train_flops", 0.0)) if info.is_file() else 0.0
+def plan(matrix: Matrix, finished: set[str], run: str) -> list[WorkUnit]:
+    """The cells not yet finished, one work unit per checkpoint (matrix order)."""
+    todo = [c for c in matrix.cells() if c.hash not in finished]
+    return [WorkUnit(run, ckpt, matrix.tasks, tuple(c for c in todo if c.checkpoint == ckpt))
+            for ckpt in matrix.checkpoints if any(c.checkpoint == ckpt for c in todo)]
 
 
-def _rows(run: str, cell: Cell, problems: Sequence[Problem], attempts: list[Attempt],
-          params: int, train_flops: float) -> list[dict]:
+def records_of(run: str, cell: Cell, problems: Sequence[Problem], attempts: list[Attempt],
+               params: int, trained_flops: float) -> list[Record]:
+    """One Record per problem (a problem the method skipped gets a row with its error)."""
     by_id = {a.problem_id: a for a in attempts}
+    method, verifier = cell.method, cell.method.verifier
+    shared = dict(run=run, cell=cell.id, cell_hash=cell.hash, task=cell.task.label, split=cell.task.split,
+                  checkpoint=cell.checkpoint.label, checkpoint_path=cell.checkpoint.path, method=method.label,
+                  method_name=method.name, method_config=describe(method.config),
+                  verifier=verifier.name if verifier else None,
+                  verifier_config=describe(verifier.config) if verifier else None,
+                  sampling=describe(method.sampling), budget=cell.budget, seed=cell.seed,
+                  policy_params=params, train_flops=trained_flops)
     rows = []
     for p in problems:
         a = by_id.get(p.id) or Attempt(p.id, None, Cost(), error="method returned no attempt")
         c = a.cost
-        rows.append({
-            "run": run, "cell": cell.id, "cell_hash": cell.hash, "task": cell.task.label,
-            "split": cell.task.split, "problem_id": p.id, "checkpoint": cell.checkpoint.label,
-            "method": cell.method.label, "budget": cell.budget, "seed": cell.seed, "answer": a.answer,
-            "correct": float(a.correct) if a.correct is not None else 0.0,
-            "n_samples": a.n_samples, "n_correct": a.n_correct, "prompt_tokens": float(c.prompt_tokens),
-            "cached_tokens": float(c.cached_tokens), "generated_tokens": float(c.generated_tokens),
-            "flops": float(c.flops), "wall_s": float(c.wall_s), "error": a.error,
-            "trace": a.traces[0] if a.traces else None, "policy_params": params,
-            "train_flops": train_flops})
+        rows.append(Record(**shared, problem_id=p.id, prompt_hash=content_hash(p.prompt),
+                           reference_hash=content_hash(p.reference), answer=a.answer,
+                           correct=float(a.correct) if a.correct is not None else 0.0,
+                           n_samples=a.n_samples, n_correct=a.n_correct,
+                           prompt_tokens=float(c.prompt_tokens), cached_tokens=float(c.cached_tokens),
+                           generated_tokens=float(c.generated_tokens), flops=float(c.flops),
+                           wall_s=float(c.wall_s), error=a.error, trace=a.traces[0] if a.traces else None))
     return rows
 
 
 def _check(task, problems: Sequence[Problem], attempts: list[Attempt]) -> None:
     """Fill `correct` where the method left it to the task's checker; errors stay on the row."""
     by_id = {p.id: p for p in problems}
-    for a in attempts:
-        if a.correct is None and a.error is None:
+    todo = [a for a in attempts if a.correct is None and a.error is None]
+    try:
+        verdicts = task.check_many([a.answer for a in todo], [by_id[a.problem_id] for a in todo])
+        for a, v in zip(todo, verdicts):
+            a.correct = float(v.correct)
+    except Exception:  # noqa: BLE001 - one by one, to pin the failure on its problem's row
+        for a in todo:
             try:
                 a.correct = float(task.check(a.answer, by_id[a.problem_id]).correct)
             except Exception as e:  # noqa: BLE001 - recorded on the problem's row
                 a.correct, a.error = 0.0, f"check failed: {type(e).__name__}: {e}"
 
 
-def run_matrix(matrix: Matrix, out: str | Path, *, quiet: bool = False) -> RunResult:
-    """Run every unfinished cell of `matrix` into the run directory `out`."""
+def execute(unit: WorkUnit, on_cell: Callable[[Cell], None] | None = None) -> Iterator[CellOutcome]:
+    """Run a unit's cells; yields each cell's outcome as soon as it is known. A cell that
+    raises yields its error (and the unit goes on); a user mistake (ConfigError) propagates."""
+    ckpt = unit.checkpoint
+    policy = BACKENDS.get(ckpt.backend)(ckpt.path, ckpt.config)
+    trained = train_flops(ckpt.path)
+    pools: dict[tuple, SamplePool] = {}
+    verifiers: dict[tuple, object] = {}
+    for spec in unit.tasks:
+        cells = [c for c in unit.cells if c.task == spec]
+        if not cells:
+            continue
+        task = spec.build()
+        problems = task.problems(spec.split, spec.n_problems, spec.problem_seed)
+        for cell in cells:
+            if on_cell:
+                on_cell(cell)
+            policy.reset_cache()  # a cell's cost must not depend on what ran before it
+            pool = None
+            if cell.method.method.pooled:
+                pool = pools.setdefault(pool_key(cell), SamplePool(cell.pool, cell.seed, cell.method.sampling))
+            verifier = None
+            if cell.method.verifier:
+                v = cell.method.verifier
+                key = (spec.label, v)
+                if key not in verifiers:
+                    verifiers[key] = VERIFIERS.get(v.name)(task, v.config)
+                verifier = verifiers[key]
+                verifier.reset_cache()
+            ctx = SolveContext(policy, task, cell.seed, cell.method.sampling, pool, verifier, cell.method.config)
+            try:
+                attempts = cell.method.method.solve(ctx, problems, cell.budget)
+                _check(task, problems, attempts)
+            except ConfigError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the cell fails, the run goes on
+                yield CellOutcome(cell, error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=-3)}")
+                continue
+            yield CellOutcome(cell, records_of(unit.run, cell, problems, attempts, policy.params, trained))
+
+
+def run_matrix(matrix: Matrix, out: str | Path, *, quiet: bool = False, prune: bool = False,
+               new_version: bool = False) -> RunResult:
+    """Run every unfinished cell of `matrix` into the run directory `out` (see module doc)."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
     t0 = time.perf_counter()
     out = Path(out)
-    store = RunStore(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if Path(matrix.source).is_file() and not (out / "matrix.yaml").exists():
-        shutil.copyfile(matrix.source, out / "matrix.yaml")
     cells = matrix.cells()
-    todo = [c for c in cells if not store.has(c.hash)]
-    rows_written = 0
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), disable=quiet) as bar:
-        job = bar.add_task(f"{matrix.name}: {len(todo)} cells to run", total=len(todo))
-        for ckpt in matrix.checkpoints:
-            mine = [c for c in todo if c.checkpoint == ckpt]
-            if not mine:
-                continue
-            bar.update(job, description=f"loading {ckpt.label}")
-            policy = BACKENDS.get(ckpt.backend)(ckpt.path, **ckpt.params)
-            train_flops = train_flops_of(ckpt.path)
-            pools: dict[tuple, SamplePool] = {}
-            verifiers: dict[tuple, object] = {}
-            for spec in matrix.tasks:
-                task = spec.build()
-                task_cells = [c for c in mine if c.task == spec]
-                if not task_cells:
-                    continue
-                problems = task.problems(spec.split, spec.n_problems, spec.problem_seed)
-                for cell in task_cells:
-                    bar.update(job, description=f"{cell.task.label} · {cell.method.label}@{cell.budget} "
-                                                f"· seed {cell.seed}")
-                    if hasattr(policy, "reset_prefix_cache"):  # a cell's cost must not depend on order
-                        policy.reset_prefix_cache()
-                    pool = None
-                    if cell.method.method.pooled:
-                        pool = pools.setdefault(pool_key(cell), SamplePool(cell.pool, cell.seed,
-                                                                           cell.method.sampling))
-                    verifier = None
-                    if cell.method.verifier:
-                        vkey = (spec.label, json.dumps(cell.method.verifier, sort_keys=True))
-                        if vkey not in verifiers:
-                            args = {k: v for k, v in cell.method.verifier.items() if k != "name"}
-                            verifiers[vkey] = VERIFIERS.get(cell.method.verifier["name"])(task, **args)
-                        verifier = verifiers[vkey]
-                    ctx = SolveContext(policy, task, cell.seed, cell.method.sampling, pool,
-                                       verifier=verifier, params=dict(cell.method.params))
-                    try:
-                        attempts = cell.method.method.solve(ctx, problems, cell.budget)
-                        _check(task, problems, attempts)
-                    except ConfigError:
-                        raise
-                    except Exception as e:  # noqa: BLE001 - the cell fails, the run goes on
-                        error = f"{type(e).__name__}: {e} | {traceback.format_exc(limit=-1).strip()}"
-                        attempts = [Attempt(p.id, None, Cost(), correct=0.0, error=error) for p in problems]
-                    rows = _rows(out.name, cell, problems, attempts, policy.params, train_flops)
-                    store.write(cell.hash, rows)
-                    rows_written += len(rows)
+    if new_version and (RunStore(out).owner() is not None or RunStore(out).stored_cells()):
+        out = next_version(out)
+    store = RunStore(out)
+    store.prepare()
+    with store.lock():
+        pruned = store.adopt(matrix.name, matrix.fingerprint(), {c.hash: c.id for c in cells}, matrix.source,
+                             prune=prune)
+        units = plan(matrix, {c.hash for c in cells if store.has(c.hash)}, out.name)
+        total = sum(len(u.cells) for u in units)
+        rows = failed = 0
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), disable=quiet) as bar:
+            job = bar.add_task(f"{matrix.name}: {total} cells to run", total=total)
+            for unit in units:
+                bar.update(job, description=f"loading {unit.checkpoint.label}")
+
+                def show(c: Cell) -> None:
+                    bar.update(job, description=f"{c.task.label} · {c.method.label}@{c.budget} · seed {c.seed}")
+
+                for outcome in execute(unit, show):
+                    cell = outcome.cell
+                    if outcome.error is None:
+                        store.write(cell.hash, outcome.records)
+                        rows += len(outcome.records)
+                    else:
+                        failed += 1
+                        store.fail(cell.hash, {"cell": cell.id, "task": cell.task.label,
+                                               "checkpoint": cell.checkpoint.label, "method": cell.method.label,
+                                               "budget": cell.budget, "seed": cell.seed, "error": outcome.error,
+                                               "at": time.strftime("%Y-%m-%d %H:%M:%S")})
                     bar.advance(job)
-        bar.update(job, description=f"{matrix.name}: done")
-    return RunResult(len(todo), len(cells) - len(todo), rows_written, time.perf_counter() - t0)
+            bar.update(job, description=f"{matrix.name}: done")
+    return RunResult(total, len(cells) - total, rows, time.perf_counter() - t0, failed, out, pruned)

@@ -16,7 +16,7 @@ from pathlib import Path
 from harness.estimators import pass_at_k
 from harness.matrix import build_task
 from harness.registry import ConfigError, load_plugins
-from harness.types import Problem
+from harness.contracts import Problem
 
 
 @dataclass
@@ -35,25 +35,30 @@ def read_completions(path: Path) -> tuple[list[tuple[int, str | None, str | None
     if not path.is_file():
         raise ConfigError(f"{path}: no such completions file")
     rows, bad = [], 0
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            error = pid = completion = None
-            try:
-                row = json.loads(line)
-                if not isinstance(row, dict):
-                    raise ValueError("not a JSON object")
-                pid = row.get("problem_id", row.get("task_id"))
-                completion = row.get("completion")
-                if pid is None:
-                    raise ValueError("field 'problem_id' (or 'task_id') missing")
-                if not isinstance(completion, str):
-                    raise ValueError("field 'completion' missing or not a string")
-            except (json.JSONDecodeError, ValueError) as e:
-                error = f"{path}:{lineno}: malformed row: {e}"
-                bad += 1
-            rows.append((lineno, None if pid is None else str(pid), completion, error))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file (expected JSONL completions)") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror or e})") from None
+    for lineno, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        error = pid = completion = None
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError("not a JSON object")
+            pid = row.get("problem_id", row.get("task_id"))
+            completion = row.get("completion")
+            if pid is None:
+                raise ValueError("field 'problem_id' (or 'task_id') missing")
+            if not isinstance(completion, str):
+                raise ValueError("field 'completion' missing or not a string")
+        except (json.JSONDecodeError, ValueError) as e:
+            error = f"{path}:{lineno}: malformed row: {e}"
+            bad += 1
+        rows.append((lineno, None if pid is None else str(pid), completion, error))
     return rows, bad
 
 
@@ -64,6 +69,8 @@ def score(task_name: str, completions: Path, *, data: str | None = None, ks: tup
     task = build_task(task_name, {"data": data} if data else {})
     problems: dict[str, Problem] = {p.id: p for p in task.problems(split, n, seed)}
     rows, malformed = read_completions(completions)
+    if not rows:
+        raise ConfigError(f"{completions}: no completions in the file (expected JSONL rows)")
     verdicts: list[dict] = []
     todo: list[int] = []
     for lineno, pid, completion, error in rows:
@@ -78,13 +85,11 @@ def score(task_name: str, completions: Path, *, data: str | None = None, ks: tup
             todo.append(len(verdicts) - 1)
     answers = [task.extract(rows[i][2]) for i in todo]
     batch = [problems[rows[i][1]] for i in todo]
-    checked = (task.check_many(answers, batch) if hasattr(task, "check_many")
-               else [task.check(a, p) for a, p in zip(answers, batch)])
+    checked = task.check_many(answers, batch)
     per_problem: dict[str, list[bool]] = defaultdict(list)
-    rule_of = getattr(task, "extract_rule", None)  # math tasks say which extraction rule fired
     for i, answer, verdict in zip(todo, answers, checked):
         verdicts[i].update(answer=answer, correct=verdict.correct, reason=verdict.reason,
-                           rule=rule_of(rows[i][2]) if rule_of else None)
+                           rule=task.extract_rule(rows[i][2]))
         per_problem[verdicts[i]["problem_id"]].append(verdict.correct)
     scored = [v["correct"] for v in verdicts if v["correct"] is not None]
     accuracy = sum(scored) / len(scored) if scored else 0.0

@@ -14,21 +14,27 @@ def read_jsonl(path: Path, required: tuple[str, ...] = (), strings: tuple[str, .
     """Rows of a .jsonl or .jsonl.gz file; `required` fields must be present, `strings` must be str."""
     opener = gzip.open if path.suffix == ".gz" else open
     rows = []
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ConfigError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-            for key in required:
-                if key not in row:
-                    raise ConfigError(f"{path}:{lineno}: field {key!r} missing")
-            for key in strings:
-                if not isinstance(row.get(key), str):
-                    raise ConfigError(f"{path}:{lineno}: field {key!r} missing or not a string")
-            rows.append(row)
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            lines = list(fh)
+    except (UnicodeDecodeError, OSError, EOFError) as e:  # binary, not gzip, truncated gzip
+        raise ConfigError(f"{path}: not a readable JSONL file ({type(e).__name__})") from None
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+        if not isinstance(row, dict):
+            raise ConfigError(f"{path}:{lineno}: not a JSON object")
+        for key in required:
+            if key not in row:
+                raise ConfigError(f"{path}:{lineno}: field {key!r} missing")
+        for key in strings:
+            if not isinstance(row.get(key), str):
+                raise ConfigError(f"{path}:{lineno}: field {key!r} missing or not a string")
+        rows.append(row)
     return rows
 
 

@@ -13,7 +13,7 @@ load_plugins()
 @pytest.fixture(scope="session")
 def tiny_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer testbed model after 150 steps: emits the solution format, often wrongly."""
-    from harness.testbed import TestbedConfig, train_testbed
+    from baselines.train.testbed import TestbedConfig, train_testbed
 
     cfg = TestbedConfig(hidden=64, layers=2, heads=2, steps=150, batch=32, checkpoints=2)
     return train_testbed(tmp_path_factory.mktemp("testbed"), cfg)

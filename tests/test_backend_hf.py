@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.backends.hf import HFPolicy
+from harness.backends.hf import HFConfig, HFPolicy
 
 PROMPTS = ["4821+1779\n", "1234+5678\n", "9999+1111\n"]
 
@@ -48,7 +48,7 @@ def test_sampling_is_seeded_and_shaped(policy: HFPolicy) -> None:
 
 
 def test_token_accounting(tiny_ckpt: Path) -> None:
-    policy = HFPolicy(tiny_ckpt, prefix_cache_mb=0)
+    policy = HFPolicy(tiny_ckpt, HFConfig(prefix_cache_mb=0))
     outs, costs = policy.generate(PROMPTS, n=4, temperature=1.0, max_tokens=12, seed=0)
     for prompt, comps, cost in zip(PROMPTS, outs, costs):
         length = len(policy.encode(prompt))
@@ -85,13 +85,13 @@ def test_bad_checkpoint_is_a_config_error(tmp_path: Path) -> None:
 
 @pytest.mark.gpu
 def test_cuda_greedy_matches_cpu(tiny_ckpt: Path) -> None:
-    cpu, _ = HFPolicy(tiny_ckpt, device="cpu").generate(PROMPTS, temperature=0.0, max_tokens=30)
-    gpu, _ = HFPolicy(tiny_ckpt, device="cuda").generate(PROMPTS, temperature=0.0, max_tokens=30)
+    cpu, _ = HFPolicy(tiny_ckpt, HFConfig(device="cpu")).generate(PROMPTS, temperature=0.0, max_tokens=30)
+    gpu, _ = HFPolicy(tiny_ckpt, HFConfig(device="cuda")).generate(PROMPTS, temperature=0.0, max_tokens=30)
     assert [c[0].text for c in cpu] == [c[0].text for c in gpu]
 
 
 def test_prefix_cache_changes_cost_not_results(tiny_ckpt: Path) -> None:
-    plain, cached = HFPolicy(tiny_ckpt, prefix_cache_mb=0), HFPolicy(tiny_ckpt)
+    plain, cached = HFPolicy(tiny_ckpt, HFConfig(prefix_cache_mb=0)), HFPolicy(tiny_ckpt)
     for kwargs in ({"temperature": 0.0}, {"n": 3, "temperature": 1.0, "seed": 5}):
         a, _ = plain.generate(PROMPTS, max_tokens=30, **kwargs)
         cached.generate(PROMPTS, max_tokens=30, **kwargs)  # warm the cache
@@ -113,7 +113,7 @@ def test_tree_search_pays_only_for_new_tokens(tiny_ckpt: Path) -> None:
     outs, (cost,) = policy.generate([extended], temperature=0.0, max_tokens=8)
     total = len(policy.encode(extended))
     assert cost.prompt_tokens <= 2 and cost.cached_tokens == total - cost.prompt_tokens
-    fresh, _ = HFPolicy(tiny_ckpt, prefix_cache_mb=0).generate([extended], temperature=0.0, max_tokens=8)
+    fresh, _ = HFPolicy(tiny_ckpt, HFConfig(prefix_cache_mb=0)).generate([extended], temperature=0.0, max_tokens=8)
     assert outs[0][0].text == fresh[0][0].text
 
 

@@ -9,7 +9,7 @@ from harness.matrix import parse_matrix
 from harness.registry import TASKS
 from harness.report import write_report
 from harness.runner import run_matrix
-from harness.types import Problem, Verdict
+from harness.contracts import Problem, Verdict
 from tasks.math.addition import AdditionTask
 
 

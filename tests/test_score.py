@@ -58,3 +58,20 @@ def test_score_rejects_unknown_task_and_bad_k(tmp_path: Path, capsys) -> None:
     assert "unknown task 'nope'" in capsys.readouterr().err
     assert main(["score", "--task", "gsm8k", "--data", GSM, "--completions", str(comp), "--k", "a"]) == 2
     assert "--k" in capsys.readouterr().err
+
+
+def test_score_refuses_binary_and_empty_files(tmp_path: Path, capsys) -> None:
+    binary = tmp_path / "c.jsonl"
+    binary.write_bytes(bytes(range(256)) * 8)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n")
+    good = write(tmp_path / "good.jsonl", [{"problem_id": "gsm8k-test-473", "completion": "#### 10"}])
+    for argv, needle in [
+        (["--completions", str(binary), "--data", GSM], f"{binary}: not a UTF-8 text file"),
+        (["--completions", str(empty), "--data", GSM], f"{empty}: no completions in the file"),
+        (["--completions", str(good), "--data", str(binary)], f"{binary}: not a readable JSONL file"),
+        (["--completions", str(good), "--data", GSM, "--out", str(binary / "v.jsonl")], "sits under a file"),
+    ]:
+        code = main(["score", "--task", "gsm8k", *argv])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and len(err.splitlines()) == 1 and needle in err, err

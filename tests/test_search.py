@@ -6,21 +6,21 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from harness.contracts import Completion, Cost, PolicyBase, Problem, Sampling, VerifierBase, VerifierConfig
 from harness.matrix import parse_matrix
-from harness.methods import Sampling, SolveContext
+from harness.methods import SolveContext
 from harness.registry import METHODS, VERIFIERS
 from harness.runner import run_matrix
-from harness.types import Completion, Cost, Problem
 from tasks.math.addition import AdditionTask
 
 
-@VERIFIERS.register("test_constant")
-class ConstantVerifier:
+@VERIFIERS.register("test_constant", config=VerifierConfig)
+class ConstantVerifier(VerifierBase):
     """Scores every step 1.0: weighted best-of-n becomes a plain vote."""
 
     aggregate = "last"
 
-    def __init__(self, task) -> None:
+    def __init__(self, task, cfg: VerifierConfig) -> None:
         pass
 
     def score_many(self, problems, steps):
@@ -65,13 +65,13 @@ def test_a_method_that_needs_a_verifier_says_so(tiny_ckpt: Path) -> None:
         matrix(tiny_ckpt, ["best_of_n"])
     with pytest.raises(ConfigError, match="unknown verifier 'nope'"):
         matrix(tiny_ckpt, [{"name": "best_of_n", "verifier": "nope"}])
-    with pytest.raises(ConfigError, match="verifier 'prm'.*aggregat"):
+    with pytest.raises(ConfigError, match="verifier.*unknown field 'aggregat'"):
         matrix(tiny_ckpt, [{"name": "best_of_n", "verifier": {"name": "prm", "path": str(tiny_ckpt), "aggregat": "min"}}])
     with pytest.raises(ConfigError, match="no such directory"):
         matrix(tiny_ckpt, [{"name": "best_of_n", "verifier": {"name": "prm", "path": "/nope"}}])
 
 
-class ScriptedPolicy:
+class ScriptedPolicy(PolicyBase):
     """Root: alternating 'good'/'bad' first steps; then the answer each branch leads to; then EOS."""
 
     params = 1
@@ -93,7 +93,7 @@ class ScriptedPolicy:
         return out, [Cost(generated_tokens=n) for _ in prompts]
 
 
-class PrefersVerifier:
+class PrefersVerifier(VerifierBase):
     aggregate = "min"
 
     def __init__(self, liked: str) -> None:
@@ -109,7 +109,8 @@ class PrefersVerifier:
 def test_search_follows_the_verifier(method: str, liked: str, expect: bool) -> None:
     task = AdditionTask(digits=3)
     problem = task.problems("test", 1, 0)[0]
-    ctx = SolveContext(ScriptedPolicy(problem), task, 0, Sampling(), verifier=PrefersVerifier(liked))
+    ctx = SolveContext(ScriptedPolicy(problem), task, 0, Sampling(), verifier=PrefersVerifier(liked),
+                       config=METHODS.config(method)())
     (attempt,) = METHODS.get(method).solve(ctx, [problem], 4)
     assert task.check(attempt.answer, problem).correct is expect
     assert attempt.traces[0].startswith(liked)
@@ -128,7 +129,7 @@ def test_tree_searches_on_the_testbed_are_seeded(tiny_ckpt: Path, tmp_path: Path
     assert (a["generated_tokens"] > 0).all()
 
 
-class RevisingPolicy:
+class RevisingPolicy(PolicyBase):
     """Answers wrong at first, right once asked to revise (to test self_refine's loop)."""
 
     params = 1
@@ -144,7 +145,7 @@ class RevisingPolicy:
 def test_self_refine_revises_for_its_budget() -> None:
     task = AdditionTask(digits=3)
     problem = task.problems("test", 1, 0)[0]
-    ctx = SolveContext(RevisingPolicy(problem), task, 0, Sampling())
+    ctx = SolveContext(RevisingPolicy(problem), task, 0, Sampling(), config=METHODS.config("self_refine")())
     method = METHODS.get("self_refine")
     (draft,) = method.solve(ctx, [problem], 1)
     (revised,) = method.solve(ctx, [problem], 3)
@@ -167,7 +168,7 @@ def test_borda_counts_ranks_not_the_single_best() -> None:
 def test_judge_scores_with_a_policy(tiny_ckpt: Path) -> None:
     task = AdditionTask(digits=4)
     problems = task.problems("test", 2, 0)
-    judge = VERIFIERS.get("judge")(task, str(tiny_ckpt), n=3)
+    judge = VERIFIERS.get("judge")(task, VERIFIERS.config("judge")(path=str(tiny_ckpt), n=3))
     scores, costs = judge.score_many(problems, [["1+2+0=3", "A=3"], ["A=5"]])
     assert [len(s) for s in scores] == [2, 1] and scores[0][0] == 0.5
     assert all(0.0 <= s[-1] <= 1.0 for s in scores)

@@ -6,7 +6,7 @@ import pytest
 
 from harness.matrix import build_task
 from harness.registry import ConfigError
-from harness.testbed import TestbedConfig, teacher_solution
+from baselines.train.testbed import TestbedConfig, teacher_solution
 from tasks.math.addition import AdditionTask, in_test_split, solution_text
 from tasks.math.gsm8k import BUILTIN, GSM8KTask, reference_answer
 from tasks.math.extract import extract_math

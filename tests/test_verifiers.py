@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from baselines.train.prm import ValueModelConfig, mc_labels, step_auroc, train_value_model
-from baselines.verifiers.aggregate import aggregate
-from baselines.verifiers.value_model import ValueModelVerifier
+from baselines.verifiers.value_model import PRMConfig, ValueModelVerifier
+from harness.contracts import VerifierBase
 from harness.backends.hf import HFPolicy
 from harness.registry import ConfigError
 from tasks.math.addition import AdditionTask
@@ -36,7 +36,7 @@ def test_trained_value_model_loads_and_scores_every_step(labelled, tiny_ckpt: Pa
     out = train_value_model(sols, task, tiny_ckpt, tmp_path / target,
                             ValueModelConfig(hidden=32, layers=1, heads=2, steps=5, batch=4, target=target), cost)
     assert (out / "config.json").is_file() and (out / "thinkbench.json").is_file()
-    v = ValueModelVerifier(task, out)
+    v = ValueModelVerifier(task, PRMConfig(path=str(out)))
     scores, costs = v.score_many([s.problem for s in sols], [s.steps for s in sols])
     assert [len(sc) for sc in scores] == [len(s.steps) for s in sols]
     assert all(0.0 <= x <= 1.0 for sc in scores for x in sc)
@@ -49,25 +49,37 @@ def test_trained_value_model_loads_and_scores_every_step(labelled, tiny_ckpt: Pa
 def test_causal_lm_read_at_a_step_tag(tiny_ckpt: Path) -> None:
     task = AdditionTask(digits=4)
     p = task.problems("test", 1, 0)[0]
-    v = ValueModelVerifier(task, tiny_ckpt, step_tag="#", label_tokens=("+", "-"))
+    v = ValueModelVerifier(task, PRMConfig(path=str(tiny_ckpt), step_tag="#", label_tokens=("+", "-")))
     (scores,), _ = v.score_many([p], [["1+2+0=3", "4+5+0=9"]])
     assert len(scores) == 2 and all(0 < s < 1 for s in scores)
     with pytest.raises(ConfigError, match="step_tag"):
-        ValueModelVerifier(task, tiny_ckpt)
+        ValueModelVerifier(task, PRMConfig(path=str(tiny_ckpt)))
 
 
 def test_aggregates() -> None:
-    assert aggregate([0.5, 0.2, 0.9], "min") == 0.2
-    assert aggregate([0.5, 0.2, 0.9], "last") == 0.9
-    assert aggregate([0.5, 0.5], "prod") == 0.25
-    assert aggregate([0.5, 0.2, 0.9], "mean") == pytest.approx(1.6 / 3)
-    with pytest.raises(ConfigError):
-        aggregate([1.0], "max")
+    def score(steps: list[float], how: str) -> float:
+        v = VerifierBase()
+        v.aggregate = how
+        return v.solution_score(steps)
+
+    assert score([0.5, 0.2, 0.9], "min") == 0.2
+    assert score([0.5, 0.2, 0.9], "last") == 0.9
+    assert score([0.5, 0.5], "prod") == 0.25
+    assert score([0.5, 0.2, 0.9], "mean") == pytest.approx(1.6 / 3)
+    assert score([], "min") == 0.0
+    with pytest.raises(ConfigError, match="aggregate"):  # checked when the matrix is read
+        PRMConfig_from_yaml({"path": "x", "aggregate": "max"})
+
+
+def PRMConfig_from_yaml(params: dict) -> PRMConfig:
+    from harness.config import make_config
+
+    return make_config(PRMConfig, params, "m.yaml: methods[0].verifier")
 
 
 def test_step_auroc_against_pairwise_counting() -> None:
     from baselines.train.prm import LabeledSolution
-    from harness.types import Problem
+    from harness.contracts import Problem
 
     p = Problem("x", "q", "1")
     labels = [[1.0, 0.5, 0.0], [0.0, 0.0], [0.25, 1.0, 1.0, 0.0]]

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from baselines.search.stepwise import step_search
+from baselines.search.stepwise import StepConfig, step_search
 from harness.methods import SolveContext, register_method
-from harness.types import Attempt, Problem
+from harness.contracts import Attempt, Problem
 
 
-@register_method("beam", needs_verifier=True)
+@register_method("beam", config=StepConfig, needs_verifier=True)
 def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[Attempt]:
     """PRM-guided beam search: N candidates per depth, N/M beams, M expansions each."""
-    m = max(1, min(int(ctx.params.get("expansions", 4)), budget))
-    return step_search(ctx, problems, groups_per_problem=1, width=max(1, budget // m), expansions=m,
+    m = ctx.config.expansions
+    return step_search(ctx, problems, groups_per_problem=1, width=budget // m, expansions=m,
                        first=budget)

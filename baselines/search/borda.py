@@ -10,13 +10,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-import numpy as np
-
+from baselines.search.weighted_best_of_n import WeightedConfig
 from harness.estimators import expected_over_subsets
-from harness.methods import SolveContext, cost_at_k, pool_errors, register_method
-from harness.types import Attempt, Problem
-
-SUBSETS = 512  # Monte-Carlo subsets per problem when k < n
+from harness.methods import Pick, Pool, register_pooled
 
 
 def borda_pick(keys: Sequence[str | None], scores: Sequence[float], correct: Sequence[bool],
@@ -37,20 +33,11 @@ def borda_pick(keys: Sequence[str | None], scores: Sequence[float], correct: Seq
     return winners[0], sum(right[k] for k in winners) / len(winners)
 
 
-@register_method("borda", pooled=True, needs_verifier=True)
-def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[Attempt]:
-    """Borda count over the pool's candidates; exact at k = n, else 512 random k-subsets."""
-    rng = np.random.default_rng([ctx.seed, budget, 7])
-    attempts = []
-    for problem, (samples, cost), (scores, vcost) in zip(
-            problems, ctx.pool.get(ctx, problems), ctx.pool.scores(ctx, problems)):
-        n = len(samples)
-        keys, correct = [s.key for s in samples], [s.correct for s in samples]
-        value = expected_over_subsets(n, budget, lambda sub: borda_pick(keys, scores, correct, sub)[1],
-                                      rng, SUBSETS)
-        top, _ = borda_pick(keys, scores, correct, range(n))
-        answer = next((s.answer for s in samples if s.key == top), None)
-        attempts.append(Attempt(problem.id, answer, cost_at_k(cost, n, budget) + vcost.scaled(budget / n),
-                                correct=value, traces=[samples[0].completion.text], n_samples=n,
-                                n_correct=sum(correct), error=pool_errors(samples)))
-    return attempts
+@register_pooled("borda", config=WeightedConfig, scored=True, salt=(7,))
+def pick(pool: Pool, k: int) -> Pick:
+    """Borda count over the pool's candidates; exact at k = n, else random k-subsets."""
+    keys, scores, correct = pool.keys, pool.scores, pool.correct
+    value = expected_over_subsets(len(keys), k, lambda sub: borda_pick(keys, scores, correct, sub)[1],
+                                  pool.rng, pool.config.subsets)
+    top, _ = borda_pick(keys, scores, correct, range(len(keys)))
+    return Pick(pool.answer_of(top), value, pool.samples[0].completion.text)

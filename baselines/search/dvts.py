@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from baselines.search.stepwise import step_search
+from baselines.search.stepwise import StepConfig, step_search
 from harness.methods import SolveContext, register_method
-from harness.types import Attempt, Problem
+from harness.contracts import Attempt, Problem
 
 
-@register_method("dvts", needs_verifier=True)
+@register_method("dvts", config=StepConfig, needs_verifier=True)
 def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[Attempt]:
     """N/M independent greedy-by-verifier subtrees, M expansions each."""
-    m = max(1, min(int(ctx.params.get("expansions", 4)), budget))
-    return step_search(ctx, problems, groups_per_problem=max(1, budget // m), width=1, expansions=m, first=m)
+    m = ctx.config.expansions
+    return step_search(ctx, problems, groups_per_problem=budget // m, width=1, expansions=m, first=m)

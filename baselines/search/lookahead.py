@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from baselines.search.stepwise import step_search
+from baselines.search.stepwise import StepConfig, step_search
 from harness.methods import SolveContext, register_method
-from harness.types import Attempt, Problem
+from harness.contracts import Attempt, Problem
 
 
-@register_method("lookahead", needs_verifier=True)
+@dataclass(frozen=True)
+class LookaheadConfig(StepConfig):
+    lookahead: int = 2  # greedy steps rolled out before a candidate is scored
+
+    def validate(self) -> None:
+        super().validate()
+        if self.lookahead < 0:
+            raise ValueError(f"lookahead must be >= 0, got {self.lookahead}")
+
+
+@register_method("lookahead", config=LookaheadConfig, needs_verifier=True)
 def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[Attempt]:
     """Beam search (N/M beams, M expansions) scored after `lookahead` greedy steps (default 2)."""
-    m = max(1, min(int(ctx.params.get("expansions", 4)), budget))
-    return step_search(ctx, problems, groups_per_problem=1, width=max(1, budget // m), expansions=m,
-                       first=budget, lookahead=int(ctx.params.get("lookahead", 2)))
+    m = ctx.config.expansions
+    return step_search(ctx, problems, groups_per_problem=1, width=budget // m, expansions=m,
+                       first=budget, lookahead=ctx.config.lookahead)

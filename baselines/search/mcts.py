@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from baselines.search.stepwise import Beam, Search, lookahead_steps, prefix_prompt, score
+from harness.contracts import Attempt, MethodConfig, Problem
 from harness.methods import SolveContext, register_method
-from harness.types import Attempt, Problem
 
 
 @dataclass
@@ -48,12 +48,25 @@ def backpropagate(node: Node | None, value: float) -> None:
         node = node.parent
 
 
-@register_method("mcts", needs_verifier=True)
+@dataclass(frozen=True)
+class MCTSConfig(MethodConfig):
+    expansions: int = 4        # sampled next steps per expanded leaf
+    c_puct: float = 1.0        # UCT exploration constant
+    rollout: bool = False      # value = verifier's score of a greedy rollout to the end
+    rollout_steps: int = 64    # longest greedy rollout/completion, in steps
+
+    def validate(self) -> None:
+        if self.expansions < 1 or self.rollout_steps < 1:
+            raise ValueError("expansions and rollout_steps must be >= 1")
+        if self.c_puct < 0:
+            raise ValueError(f"c_puct must be >= 0, got {self.c_puct}")
+
+
+@register_method("mcts", config=MCTSConfig, needs_verifier=True)
 def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[Attempt]:
     """UCT tree search; budget = simulations, each expanding one leaf into M steps."""
-    m = max(1, int(ctx.params.get("expansions", 4)))
-    c = float(ctx.params.get("c_puct", 1.0))
-    rollout = bool(ctx.params.get("rollout", False))
+    cfg: MCTSConfig = ctx.config
+    m, c, rollout = cfg.expansions, cfg.c_puct, cfg.rollout
     searches = [Search(p) for p in problems]
     roots = [Node([]) for _ in problems]
     for sim in range(budget):
@@ -81,7 +94,7 @@ def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[A
         beams = [(s, Beam(n.steps, done=n.done)) for s, n in fresh]
         if rollout:
             open_ = [i for i, (_, n) in enumerate(fresh) if not n.done]
-            ends = lookahead_steps(ctx, [beams[i] for i in open_], 64, ctx.seed * 100_000 + sim + 50_000)
+            ends = lookahead_steps(ctx, [beams[i] for i in open_], cfg.rollout_steps, ctx.seed * 100_000 + sim + 50_000)
             extended = [b.steps for _, b in beams]
             for i, steps in zip(open_, ends):
                 extended[i] = steps
@@ -108,7 +121,7 @@ def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[A
     # greedily (counted), rather than answering nothing.
     todo = [(s, Beam(n.steps)) for s, n in unfinished if not n.done]
     if todo:
-        for (s, beam), steps in zip(todo, lookahead_steps(ctx, todo, 64, ctx.seed * 100_000 + budget)):
+        for (s, beam), steps in zip(todo, lookahead_steps(ctx, todo, cfg.rollout_steps, ctx.seed * 100_000 + budget)):
             beam.steps = steps
     completed = {id(s): b.steps for s, b in todo}
     for s, best in unfinished:

@@ -1,21 +1,12 @@
 """`oracle_best_of_n`: coverage — is any of k samples right (pass@k, the verifier's ceiling)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from harness.estimators import pass_at_k
-from harness.methods import SolveContext, cost_at_k, pool_errors, register_method
-from harness.types import Attempt, Problem
+from harness.methods import Pick, Pool, register_pooled
 
 
-@register_method("oracle_best_of_n", pooled=True)
-def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[Attempt]:
+@register_pooled("oracle_best_of_n")
+def pick(pool: Pool, k: int) -> Pick:
     """pass@k with Chen et al.'s unbiased estimator over the whole pool."""
-    attempts = []
-    for problem, (samples, cost) in zip(problems, ctx.pool.get(ctx, problems)):
-        n, c = len(samples), sum(s.correct for s in samples)
-        best = next((s for s in samples if s.correct), samples[0])
-        attempts.append(Attempt(problem.id, best.answer, cost_at_k(cost, n, budget),
-                                correct=pass_at_k(n, c, budget), traces=[best.completion.text],
-                                n_samples=n, n_correct=c, error=pool_errors(samples)))
-    return attempts
+    best = next((s for s in pool.samples if s.correct), pool.samples[0])
+    return Pick(best.answer, pass_at_k(len(pool.samples), sum(pool.correct), k), best.completion.text)

@@ -7,18 +7,24 @@ param) and asks for a new solution; the last round's answer is the answer.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from harness.contracts import Attempt, Cost, MethodConfig, Problem
 from harness.methods import SolveContext, register_method
-from harness.types import Attempt, Cost, Problem
 
 INSTRUCTION = ("\nThe solution above may contain a mistake. Check each step and write a corrected "
                "solution to the same problem.\n")
 
 
-@register_method("self_refine")
+@dataclass(frozen=True)
+class SelfRefineConfig(MethodConfig):
+    instruction: str = INSTRUCTION  # shown between the previous attempt and the problem
+
+
+@register_method("self_refine", config=SelfRefineConfig)
 def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[Attempt]:
     """A draft, then budget-1 rounds of critique-and-revise by the policy itself."""
-    instruction = str(ctx.params.get("instruction", INSTRUCTION))
+    instruction = ctx.config.instruction
     s = ctx.sampling
     texts = [""] * len(problems)
     costs = [Cost() for _ in problems]

@@ -12,9 +12,28 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from baselines.verifiers.aggregate import aggregate
+from harness.contracts import Attempt, Cost, MethodConfig, Problem
 from harness.methods import SolveContext
-from harness.types import Attempt, Cost, Problem
+
+
+@dataclass(frozen=True)
+class StepConfig(MethodConfig):
+    """Knobs of the step-level searches: M expansions per beam, at most `max_steps` steps."""
+
+    expansions: int = 4
+    max_steps: int = 20
+
+    def validate(self) -> None:
+        if self.expansions < 1:
+            raise ValueError(f"expansions must be >= 1, got {self.expansions}")
+        if self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+
+    def budget_error(self, budget: int) -> str | None:
+        if budget % self.expansions:
+            return (f"budget {budget} is not a multiple of expansions ({self.expansions}): the search "
+                    f"would change shape; use budgets that are multiples of {self.expansions}")
+        return None
 
 
 @dataclass
@@ -49,7 +68,7 @@ def score(ctx: SolveContext, items: list[tuple[Search, Beam]], steps: list[list[
     scores, costs = ctx.verifier.score_many([s.problem for s, _ in items],
                                             steps if steps is not None else [b.steps for _, b in items])
     for (s, b), sc, cost in zip(items, scores, costs):
-        b.score = aggregate(sc, ctx.verifier.aggregate)
+        b.score = ctx.verifier.solution_score(sc)
         s.cost = s.cost + cost
 
 
@@ -70,7 +89,7 @@ def step_search(ctx: SolveContext, problems: Sequence[Problem], groups_per_probl
     """Run the groups to completion; the answer is the best-scored finished beam per problem."""
     searches = [Search(p) for p in problems]
     groups = [Group(s, width) for s in searches for _ in range(groups_per_problem)]
-    for depth in range(int(ctx.params.get("max_steps", 20))):
+    for depth in range(ctx.config.max_steps):
         live = [(g, b) for g in groups for b in g.active]
         if not live:
             break

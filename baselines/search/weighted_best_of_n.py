@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-import numpy as np
-
+from harness.contracts import MethodConfig
 from harness.estimators import expected_over_subsets
-from harness.methods import SolveContext, cost_at_k, pool_errors, register_method
-from harness.types import Attempt, Problem
-
-SUBSETS = 512  # Monte-Carlo subsets per problem when k < n (an unbiased estimate)
+from harness.methods import Pick, Pool, register_pooled
 
 
 def weighted_vote(keys: Sequence[str | None], scores: Sequence[float], correct: Sequence[bool],
@@ -30,24 +27,24 @@ def weighted_vote(keys: Sequence[str | None], scores: Sequence[float], correct: 
     return sum(right[k] for k in winners) / len(winners)
 
 
-@register_method("weighted_best_of_n", pooled=True, needs_verifier=True)
-def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[Attempt]:
-    """The answer with the largest summed score; exact at k = n, else 512 random k-subsets."""
-    rng = np.random.default_rng([ctx.seed, budget])
-    attempts = []
-    for problem, (samples, cost), (scores, vcost) in zip(
-            problems, ctx.pool.get(ctx, problems), ctx.pool.scores(ctx, problems)):
-        n = len(samples)
-        keys, correct = [s.key for s in samples], [s.correct for s in samples]
-        value = expected_over_subsets(n, budget, lambda sub: weighted_vote(keys, scores, correct, sub),
-                                      rng, SUBSETS)
-        sums: dict[str, float] = defaultdict(float)
-        for k, sc in zip(keys, scores):
-            if k is not None:
-                sums[k] += sc
-        top = max(sums, key=sums.get) if sums else None
-        answer = next((s.answer for s in samples if s.key == top), None)
-        attempts.append(Attempt(problem.id, answer, cost_at_k(cost, n, budget) + vcost.scaled(budget / n),
-                                correct=value, traces=[samples[0].completion.text], n_samples=n,
-                                n_correct=sum(correct), error=pool_errors(samples)))
-    return attempts
+@dataclass(frozen=True)
+class WeightedConfig(MethodConfig):
+    subsets: int = 512  # Monte-Carlo k-subsets per problem when k < n (an unbiased estimate)
+
+    def validate(self) -> None:
+        if self.subsets < 1:
+            raise ValueError("subsets must be >= 1")
+
+
+@register_pooled("weighted_best_of_n", config=WeightedConfig, scored=True)
+def pick(pool: Pool, k: int) -> Pick:
+    """The answer with the largest summed score; exact at k = n, else random k-subsets."""
+    keys, scores, correct = pool.keys, pool.scores, pool.correct
+    value = expected_over_subsets(len(keys), k, lambda sub: weighted_vote(keys, scores, correct, sub),
+                                  pool.rng, pool.config.subsets)
+    sums: dict[str, float] = defaultdict(float)
+    for key, sc in zip(keys, scores):
+        if key is not None:
+            sums[key] += sc
+    top = max(sums, key=sums.get) if sums else None
+    return Pick(pool.answer_of(top), value, pool.samples[0].completion.text)

@@ -1,1 +1,6 @@
-"""Trainers: one training method per file (prm/orm value models so far)."""
+"""Trainers, one training method per file. Declared here, imported on first use."""
+from harness.registry import TRAINERS
+
+TRAINERS.lazy("testbed", "baselines.train.testbed")
+TRAINERS.lazy("prm", "baselines.train.prm")
+TRAINERS.lazy("orm", "baselines.train.prm")

@@ -9,18 +9,20 @@ Labelling and training compute are both counted.
 """
 from __future__ import annotations
 
-import json
 import math
+import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from baselines.verifiers.value_model import ORMConfig, PRMConfig, ValueModelVerifier, layout
+from harness.checkpoint import read_info, write_info
 from harness.compute import training_flops
-from baselines.verifiers.value_model import layout
-from harness.types import Cost, Problem
+from harness.contracts import Cost, Problem, TrainedCheckpoint, Trainer, TrainerConfig
+from harness.registry import BACKENDS, TRAINERS
 
 
 @dataclass
@@ -34,7 +36,13 @@ class LabeledSolution:
 
 
 @dataclass(frozen=True)
-class ValueModelConfig:
+class ValueModelConfig(TrainerConfig):
+    """Labelling (problems × samples, rollouts per step prefix) and training knobs."""
+
+    problems: int = 200      # train problems whose sampled solutions are labelled
+    samples: int = 4         # sampled solutions per problem
+    rollouts: int = 4        # Monte-Carlo rollouts per step prefix
+    eval_problems: int = 60  # held-out problems for the AUROC printed at the end
     hidden: int = 128
     layers: int = 4
     heads: int = 4
@@ -43,6 +51,12 @@ class ValueModelConfig:
     lr: float = 2e-3
     seed: int = 0
     target: str = "prm"  # or "orm": outcome label at the last step only
+
+    def validate(self) -> None:
+        if self.target not in ("prm", "orm"):
+            raise ValueError(f"target must be 'prm' or 'orm', got {self.target!r}")
+        if min(self.problems, self.samples, self.rollouts, self.steps, self.batch) < 1:
+            raise ValueError("problems, samples, rollouts, steps and batch must be >= 1")
 
 
 def mc_labels(policy, task, problems: list[Problem], *, samples: int = 4, rollouts: int = 8,
@@ -98,7 +112,6 @@ def train_value_model(solutions: list[LabeledSolution], task, tokenizer_from: st
     """
     from transformers import AutoTokenizer, LlamaConfig, LlamaForTokenClassification
 
-
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_from)
@@ -145,11 +158,11 @@ def train_value_model(solutions: list[LabeledSolution], task, tokenizer_from: st
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    info = {"trainer": cfg.target, "config": asdict(cfg), "init_from": str(init_from) if init_from else None,
-            "params": params, "train_tokens": tokens,
-            "train_flops": training_flops(params, tokens), "train_wall_s": time.perf_counter() - t0,
-            "label_cost": asdict(label_cost), "labelled_solutions": len(solutions)}
-    (out / "thinkbench.json").write_text(json.dumps(info, indent=2))
+    write_info(out, {"trainer": cfg.target, "config": asdict(cfg),
+                     "init_from": str(init_from) if init_from else None, "params": params,
+                     "train_tokens": tokens, "train_flops": training_flops(params, tokens),
+                     "train_wall_s": time.perf_counter() - t0, "label_cost": asdict(label_cost),
+                     "labelled_solutions": len(solutions)})
     return out
 
 
@@ -169,3 +182,42 @@ def step_auroc(scores: list[list[float]], solutions: list[LabeledSolution]) -> f
         ranks[idx] = ranks[idx].mean()
     u = ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2
     return float(u / (len(pos) * len(neg)))
+
+
+def train(base: Path, task, budget: int, seed: int, cfg: ValueModelConfig, out: Path,
+          progress=None) -> TrainedCheckpoint:
+    """The trainer contract: label the policy `base`'s samples on `task`'s train split by
+    rollouts, train the value model for `budget` steps, and measure held-out AUROC."""
+    cfg = replace(cfg, steps=budget, seed=seed)
+    policy = BACKENDS.get("hf")(base)
+    t0 = time.perf_counter()
+    solutions, label_cost = mc_labels(policy, task, task.problems("train", cfg.problems, seed),
+                                      samples=cfg.samples, rollouts=cfg.rollouts, seed=seed)
+    print(f"labelled {len(solutions)} solutions ({sum(len(s.steps) for s in solutions)} steps) with "
+          f"{cfg.rollouts} rollouts per step prefix: {label_cost.generated_tokens:.0f} generated tokens, "
+          f"{label_cost.flops:.3g} FLOPs, {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    path = train_value_model(solutions, task, base, out, cfg, label_cost, init_from=base)
+    held, _ = mc_labels(policy, task, task.problems("test", cfg.eval_problems, seed + 1),
+                        samples=cfg.samples, rollouts=cfg.rollouts, seed=seed + 1)
+    prm = cfg.target == "prm"
+    verifier = ValueModelVerifier(task, (PRMConfig if prm else ORMConfig)(path=str(path)))
+    scores, _ = verifier.score_many([s.problem for s in held], [s.steps for s in held])
+    auroc = step_auroc(scores if prm else [sc[-1:] for sc in scores],
+                       held if prm else [replace(s, soft=s.soft[-1:]) for s in held])
+    info = read_info(path) | {"heldout_auroc": auroc, "heldout_solutions": len(held)}
+    write_info(path, info)
+    return TrainedCheckpoint(path, Cost(flops=info["train_flops"] + label_cost.flops,
+                                        wall_s=info["train_wall_s"]), info)
+
+
+def _trainer(kind: str) -> Trainer:
+    def train_kind(base: Path, task, budget: int, seed: int, cfg: ValueModelConfig, out: Path,
+                   progress=None) -> TrainedCheckpoint:
+        return train(base, task, budget, seed, replace(cfg, target=kind), out, progress)
+
+    return Trainer(kind, train_kind, ValueModelConfig,
+                   doc=f"{kind.upper()} from Monte-Carlo rollout labels (Math-Shepherd)")
+
+
+for _kind in ("prm", "orm"):
+    TRAINERS.register(_kind, config=ValueModelConfig)(_trainer(_kind))

@@ -8,22 +8,40 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from dataclasses import dataclass
+
+from harness.contracts import Cost, Problem, VerifierBase, VerifierConfig
 from harness.registry import BACKENDS, VERIFIERS
-from harness.types import Cost, Problem
 
 QUESTION = "\nIs the solution above correct? Answer yes or no.\nAnswer:"
 
 
-@VERIFIERS.register("judge")
-class JudgeVerifier:
+@dataclass(frozen=True)
+class JudgeConfig(VerifierConfig):
+    path: str                   # the judge's checkpoint
+    backend: str = "hf"
+    n: int = 4                  # judge samples per solution
+    question: str = QUESTION
+    temperature: float = 1.0
+
+    def validate(self) -> None:
+        if self.n < 1 or self.temperature < 0:
+            raise ValueError("n must be >= 1 and temperature >= 0")
+
+
+@VERIFIERS.register("judge", config=JudgeConfig)
+class JudgeVerifier(VerifierBase):
     """P("yes") of a judge model, estimated from n samples, at the last step."""
 
     aggregate = "last"
 
-    def __init__(self, task, path: str, *, backend: str = "hf", n: int = 4, question: str = QUESTION,
-                 temperature: float = 1.0) -> None:
-        self.task, self.n, self.question, self.temperature = task, n, question, temperature
-        self.policy = BACKENDS.get(backend)(path)
+    def __init__(self, task, cfg: JudgeConfig) -> None:
+        self.task, self.n, self.question, self.temperature = task, cfg.n, cfg.question, cfg.temperature
+        self.policy = BACKENDS.get(cfg.backend)(cfg.path)
+
+    def reset_cache(self) -> None:
+        """The judge's policy forgets its prefixes: a cell's cost never depends on order."""
+        self.policy.reset_cache()
 
     def score_many(self, problems: Sequence[Problem], steps: Sequence[Sequence[str]]
                    ) -> tuple[list[list[float]], list[Cost]]:

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
-from baselines.verifiers.aggregate import AGGREGATES
 from harness.compute import inference_cost
+from harness.contracts import Cost, Problem, VerifierBase, VerifierConfig
 from harness.registry import VERIFIERS, ConfigError
-from harness.types import Cost, Problem
+
+Aggregate = Literal["last", "min", "prod", "mean"]
 
 
 def layout(task, tokenizer, step_tag: str | None, problem: Problem,
@@ -38,35 +40,59 @@ def layout(task, tokenizer, step_tag: str | None, problem: Problem,
     return ids, positions
 
 
-class ValueModelVerifier:
+@dataclass(frozen=True)
+class PRMConfig(VerifierConfig):
+    """A process reward model: a score per step, aggregated (default min)."""
+
+    path: str                               # the value model's checkpoint
+    aggregate: Aggregate = "min"            # how step scores become one solution score
+    step_tag: str | None = None             # causal-LM PRMs: the tag read after each step
+    label_tokens: tuple[str, str] = ("+", "-")
+    device: str | None = None               # default: cuda when present, else cpu
+    batch_size: int = 64
+
+    def validate(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class ORMConfig(PRMConfig):
+    """An outcome reward model: the score at the last step."""
+
+    aggregate: Aggregate = "last"
+
+
+class ValueModelVerifier(VerifierBase):
     """Step scores from a value model; see the module docstring."""
 
-    def __init__(self, task, path: str | Path, *, aggregate: str = "min", step_tag: str | None = None,
-                 label_tokens: tuple[str, str] = ("+", "-"), device: str | None = None,
-                 batch_size: int = 64) -> None:
+    def __init__(self, task, cfg: PRMConfig) -> None:
         from transformers import (AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification,
                                   AutoModelForTokenClassification, AutoTokenizer)
 
-        if aggregate not in AGGREGATES:
-            raise ConfigError(f"unknown aggregate {aggregate!r} (known: {', '.join(AGGREGATES)})")
-        self.task, self.aggregate, self.step_tag, self.batch_size = task, aggregate, step_tag, batch_size
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        path, step_tag = cfg.path, cfg.step_tag
+        self.task, self.aggregate, self.step_tag, self.batch_size = task, cfg.aggregate, step_tag, cfg.batch_size
+        self.device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
         try:
             config = AutoConfig.from_pretrained(path)
             self.tokenizer = AutoTokenizer.from_pretrained(path)
-        except (OSError, ValueError) as e:
+        except Exception as e:  # noqa: BLE001 - any load failure is a bad checkpoint path
             raise ConfigError(f"verifier {str(path)!r} could not be loaded: {str(e).splitlines()[0]}") from None
         arch = (config.architectures or [""])[0]
         self.head = ("token" if arch.endswith("ForTokenClassification") else
                      "sequence" if arch.endswith("ForSequenceClassification") else "label_token")
         loader = {"token": AutoModelForTokenClassification, "sequence": AutoModelForSequenceClassification,
                   "label_token": AutoModelForCausalLM}[self.head]
-        self.model = loader.from_pretrained(path, attn_implementation="eager").to(self.device).eval()
+        try:
+            self.model = loader.from_pretrained(path, attn_implementation="eager").to(self.device).eval()
+        except Exception as e:  # noqa: BLE001 - a corrupt or truncated weights file
+            raise ConfigError(f"verifier {str(path)!r}: weights could not be loaded "
+                              f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
         self.params = sum(p.numel() for p in self.model.parameters())
         if self.head == "label_token":
             if not step_tag:
                 raise ConfigError(f"verifier {str(path)!r} is a causal LM: give its step_tag (e.g. 'ки')")
-            self.label_ids = [self.tokenizer.convert_tokens_to_ids(t) for t in label_tokens]
+            self.label_ids = [self.tokenizer.convert_tokens_to_ids(t) for t in cfg.label_tokens]
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else (self.tokenizer.eos_token_id or 0)
 
@@ -102,18 +128,5 @@ class ValueModelVerifier:
         return scores, costs
 
 
-def _value_model(default_aggregate: str, doc: str):
-    """A registry factory with explicit arguments (so a matrix's typos fail when it is read)."""
-
-    def build(task, path: str, *, aggregate: str = default_aggregate, step_tag: str | None = None,
-              label_tokens: tuple[str, str] = ("+", "-"), device: str | None = None,
-              batch_size: int = 64) -> ValueModelVerifier:
-        return ValueModelVerifier(task, path, aggregate=aggregate, step_tag=step_tag,
-                                  label_tokens=tuple(label_tokens), device=device, batch_size=batch_size)
-
-    build.__doc__ = doc
-    return build
-
-
-prm = VERIFIERS.register("prm")(_value_model("min", "Process reward model: a score per step, aggregated (default min)."))
-orm = VERIFIERS.register("orm")(_value_model("last", "Outcome reward model: the score at the last step."))
+VERIFIERS.register("prm", config=PRMConfig)(ValueModelVerifier)
+VERIFIERS.register("orm", config=ORMConfig)(ValueModelVerifier)

@@ -1,2 +1,4 @@
-"""Policy backends. Importing this package registers them with `harness.registry.BACKENDS`."""
-from harness.backends import hf  # noqa: F401
+"""Policy backends, one file each. Declared here, imported on first use (torch only then)."""
+from harness.registry import BACKENDS
+
+BACKENDS.lazy("hf", "harness.backends.hf")

@@ -10,14 +10,15 @@ import inspect
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from harness.backends.prefix_cache import PrefixCache
 from harness.compute import inference_cost
+from harness.contracts import BackendConfig, Completion, Cost, PolicyBase
 from harness.registry import BACKENDS, ConfigError
-from harness.types import Completion, Cost
 
 
 def configure_torch(threads: int | None = None) -> None:
@@ -35,16 +36,32 @@ def configure_torch(threads: int | None = None) -> None:
         torch.set_num_threads(threads)
 
 
-@BACKENDS.register("hf")
-class HFPolicy:
+@dataclass(frozen=True)
+class HFConfig(BackendConfig):
+    """Knobs of the `hf` backend (a checkpoint's `params:` in a matrix)."""
+
+    device: str | None = None               # default: cuda when present, else cpu
+    threads: int | None = None              # torch threads (THINKBENCH_THREADS wins)
+    batch_size: int = 256                   # rows (prompts × n) decoded together
+    use_chat_template: bool | None = None   # default: when the tokenizer has one
+    prefix_cache_mb: int = 256              # prefix KV cache budget; 0 turns it off
+
+    def validate(self) -> None:
+        if self.batch_size < 1 or self.prefix_cache_mb < 0:
+            raise ValueError("batch_size must be >= 1 and prefix_cache_mb >= 0")
+
+
+@BACKENDS.register("hf", config=HFConfig)
+class HFPolicy(PolicyBase):
     """A causal LM from a local directory (or a hub name when online) that continues prompts."""
 
-    def __init__(self, path: str | Path, *, device: str | None = None, threads: int | None = None,
-                 batch_size: int = 256, use_chat_template: bool | None = None,
-                 prefix_cache_mb: int = 256) -> None:
+    def __init__(self, path: str | Path, cfg: HFConfig | None = None) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        configure_torch(threads)
+        cfg = cfg or HFConfig()
+        device, batch_size, use_chat_template, prefix_cache_mb = (
+            cfg.device, cfg.batch_size, cfg.use_chat_template, cfg.prefix_cache_mb)
+        configure_torch(cfg.threads)
         self.path = str(path)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         try:
@@ -53,8 +70,9 @@ class HFPolicy:
             self.model = AutoModelForCausalLM.from_pretrained(
                 self.path, attn_implementation="eager", dtype=torch.float32
             ).to(self.device).eval()
-        except (OSError, ValueError) as e:
-            raise ConfigError(f"checkpoint {self.path!r} could not be loaded: {str(e).splitlines()[0]}") from None
+        except Exception as e:  # noqa: BLE001 - missing, corrupt or truncated files: the user's to fix
+            first = str(e).splitlines()[0] if str(e) else ""
+            raise ConfigError(f"checkpoint {self.path!r} could not be loaded ({type(e).__name__}: {first})") from None
         self.params = sum(p.numel() for p in self.model.parameters())
         # transformers renamed `past_key_values` to `cache` (5.2x); support both spellings.
         forward_args = inspect.signature(self.model.forward).parameters
@@ -66,7 +84,7 @@ class HFPolicy:
         self.eos_ids = {i for i in [self.tokenizer.eos_token_id] if i is not None}
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
-    def reset_prefix_cache(self) -> None:
+    def reset_cache(self) -> None:
         """Forget cached prefixes, so one cell's compute never depends on what ran before it."""
         if self.prefix is not None:
             self.prefix.clear()

@@ -13,7 +13,7 @@ from plotly.colors import qualitative
 from plotly.offline import get_plotlyjs
 
 from harness.report.stats import aggregate, efficiency, envelope, paired_differences
-from harness.store import load_records
+from harness.store import atomic_write, check_writable_dir, load_failures, load_records
 
 # x-axis choices (column, label); the first is the default view.
 AXES = [("generated_tokens", "generated tokens / problem"), ("flops", "inference FLOPs / problem"),
@@ -108,13 +108,16 @@ def paired_table(records: pd.DataFrame) -> pd.DataFrame:
 def write_report(run_dir: str | Path, out: str | Path) -> Path:
     """Build index.html and summary.md for the run in `run_dir` into `out`; returns index.html."""
     records = load_records(run_dir)
+    failures = load_failures(run_dir)
     agg = aggregate(records)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_writable_dir(out, "report directory")
     run = Path(run_dir).name
     table = summary_table(agg)
     paired = paired_table(records)
-    references = [m for m in sorted(set(agg["method"])) if m.startswith("best_of_n") and "oracle" not in m]
+    # The reference curves: best-of-N with a real (not oracle) verifier, read from the records.
+    references = sorted(set(records.loc[(records["method_name"] == "best_of_n")
+                                        & (records["verifier"] != "oracle"), "method"]))
     eff = pd.concat([efficiency(agg, r) for r in references]) if references else pd.DataFrame()
     reference = "best-of-N"
     eff_md = ""
@@ -132,11 +135,20 @@ def write_report(run_dir: str | Path, out: str | Path) -> Path:
     paired_md = f"\n## Paired differences (over the same problems)\n\n{_markdown(paired)}" if len(paired) else ""
     paired_html = (f"<h2>Paired differences (over the same problems)</h2>"
                    f"{paired.to_html(index=False, escape=True, border=0)}" if len(paired) else "")
-    (out / "summary.md").write_text(
+    failed_md = failed_html = ""
+    if len(failures):
+        shown_f = failures[["task", "checkpoint", "method", "budget", "seed"]].assign(
+            error=failures["error"].map(lambda e: str(e).splitlines()[0][:200]))
+        note = ("These cells raised; they are not plotted and not counted (no point at 0). "
+                "The next `thinkbench run` reruns them.")
+        failed_md = f"\n## Failed cells ({len(failures)})\n\n{note}\n\n{_markdown(shown_f)}"
+        failed_html = (f"<h2>Failed cells ({len(failures)})</h2><p>{html.escape(note)}</p>"
+                       f"{shown_f.to_html(index=False, escape=True, border=0)}")
+    summary = (
         f"# thinkbench report: {run}\n\n{len(records)} records, {agg['task'].nunique()} task(s), "
         f"{agg['method'].nunique()} method(s). Accuracy is the mean over problems with a 95 % "
         "interval; maj@k and pass@k are exact expectations over the sample pool.\n\n" + _markdown(table)
-        + paired_md + eff_md)
+        + failed_md + paired_md + eff_md)
     figures = "\n".join(task_figure(agg, t).to_html(full_html=False, include_plotlyjs=False)
                         for t in sorted(agg["task"].unique()))
     page = f"""<!doctype html>
@@ -152,9 +164,13 @@ the expected cost of drawing k. Use the menu at the top right of a plot to chang
 {figures}
 <h2>Summary</h2>
 {table.to_html(index=False, escape=True, border=0)}
+{failed_html}
 {paired_html}
 {eff_html}
 </body></html>"""
+    # Both files are complete before either replaces the old one (a kill or a full disk leaves
+    # the previous report whole, never half of one run beside the other).
     index = out / "index.html"
-    index.write_text(page, encoding="utf-8")
+    atomic_write(index, page.encode("utf-8"))
+    atomic_write(out / "summary.md", summary.encode("utf-8"))
     return index

@@ -44,9 +44,11 @@ def aggregate(records: pd.DataFrame) -> pd.DataFrame:
 
     Seeds are averaged per problem first, so the interval is over problems.
     """
-    per_problem = (records.assign(errors=records["error"].notna().astype(int))
+    oracle = (records["method_name"] == "oracle_best_of_n") | (records["verifier"] == "oracle")
+    per_problem = (records.assign(errors=records["error"].notna().astype(int), oracle=oracle)
                    .groupby(KEYS + ["problem_id"], as_index=False)
-                   .agg(correct=("correct", "mean"), generated_tokens=("generated_tokens", "mean"),
+                   .agg(correct=("correct", "mean"), oracle=("oracle", "max"),
+                        generated_tokens=("generated_tokens", "mean"),
                         prompt_tokens=("prompt_tokens", "mean"), flops=("flops", "mean"),
                         wall_s=("wall_s", "mean"), train_flops=("train_flops", "max"),
                         errors=("errors", "sum"), seeds=("seed", "nunique")))
@@ -57,7 +59,8 @@ def aggregate(records: pd.DataFrame) -> pd.DataFrame:
             "n": len(g), "seeds": int(g["seeds"].max()), "accuracy": float(g["correct"].mean()),
             "ci_low": lo, "ci_high": hi, "generated_tokens": float(g["generated_tokens"].mean()),
             "flops": float(g["flops"].mean()), "wall_s": float(g["wall_s"].mean()),
-            "train_flops": float(g["train_flops"].max()), "errors": int(g["errors"].sum())})
+            "train_flops": float(g["train_flops"].max()), "errors": int(g["errors"].sum()),
+            "oracle": bool(g["oracle"].max())})
     return pd.DataFrame(rows)
 
 
@@ -86,17 +89,13 @@ def paired_differences(records: pd.DataFrame, baseline: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def is_oracle(method: str) -> bool:
-    """Methods that peek at the answer key (coverage, oracle verifier): bounds, not contenders."""
-    return method.startswith("oracle") or "verifier=oracle" in method
-
-
 def envelope(agg: pd.DataFrame, x: str = "flops") -> pd.DataFrame:
     """The compute-optimal envelope (Snell et al. 2024): the (method, budget) points no other
     point beats with less or equal compute — the best accuracy reachable at each compute.
-    Oracle methods are left out: they know the answers."""
+    Oracle methods (coverage, the oracle verifier: the `oracle` column, from the records'
+    method name and verifier) are left out: they know the answers."""
     frontier, best = [], -1.0
-    real = agg[~agg["method"].map(is_oracle)]
+    real = agg[~agg["oracle"]]
     for _, row in real.sort_values([x, "accuracy"], ascending=[True, False]).iterrows():
         if row["accuracy"] > best:
             frontier.append(row)

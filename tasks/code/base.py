@@ -1,8 +1,8 @@
 """What the code tasks share: code extraction and batched checking in the sandbox."""
 from __future__ import annotations
 
-from harness.types import Problem, Verdict
-from tasks.base import TaskBase
+from harness.contracts import Problem, Verdict
+from harness.contracts import TaskBase
 from tasks.code.extract import extract_code
 from tasks.code.sandbox import run_checks
 

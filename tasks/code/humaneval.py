@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.registry import TASKS, ConfigError
-from harness.types import Problem
+from harness.contracts import Problem
 from tasks.code.base import CodeTask
 from tasks.code.extract import defines
 from tasks.jsonl import read_jsonl

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.registry import TASKS, ConfigError
-from harness.types import Problem
+from harness.contracts import Problem
 from tasks.code.base import CodeTask
 from tasks.jsonl import read_jsonl
 

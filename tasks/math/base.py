@@ -4,8 +4,8 @@ from __future__ import annotations
 import re
 
 from harness.registry import ConfigError
-from harness.types import Problem, Verdict
-from tasks.base import TaskBase
+from harness.contracts import Problem, Verdict
+from harness.contracts import TaskBase
 from tasks.math.equivalence import default_checker, strip_decorations
 from tasks.math.extract import extract_math
 from tasks.math.numbers import canonical_number

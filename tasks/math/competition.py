@@ -13,7 +13,7 @@ from typing import ClassVar
 from pathlib import Path
 
 from harness.registry import TASKS, ConfigError
-from harness.types import Problem
+from harness.contracts import Problem
 from tasks.jsonl import read_jsonl, seeded_subset
 from tasks.math.base import MathTask, load_hf_rows
 from tasks.math.extract import last_boxed

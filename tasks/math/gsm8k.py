@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.registry import TASKS, ConfigError
-from harness.types import Problem
+from harness.contracts import Problem
 from tasks.jsonl import read_jsonl, seeded_subset
 from tasks.math.base import PERCENT_RE, MathTask, load_hf_rows
 

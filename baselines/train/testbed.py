@@ -12,17 +12,26 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from harness.checkpoint import read_info, write_info
 from harness.compute import training_flops
+from harness.contracts import Cost, TrainedCheckpoint, Trainer, TrainerConfig
 from harness.paths import cache_dir
+from harness.registry import BACKENDS, TRAINERS
 from tasks.math.addition import AdditionTask, answer_from_columns, column_lines, prompt_text
+
+# progress(what, done, total): a trainer reports what it is doing; the CLI draws it with an ETA.
+Progress = Callable[[str, int, int], None]
+EVAL_PROBLEMS = 200
 
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>"]
 # Every printable ASCII character is one token, so any English prompt round-trips.
@@ -30,7 +39,7 @@ CHARS = [chr(c) for c in range(32, 127)] + ["\n"]
 
 
 @dataclass(frozen=True)
-class TestbedConfig:
+class TestbedConfig(TrainerConfig):
     """Everything that determines the testbed checkpoint (its hash names the cache entry)."""
 
     __test__ = False  # not a pytest class, despite the name
@@ -47,11 +56,21 @@ class TestbedConfig:
     lr: float = 3e-3
     seed: int = 0
     checkpoints: int = 4  # evenly spaced intermediate checkpoints (the training-compute axis)
+    resume_every: int = 100  # steps between resumable training states (not part of the model)
+
+    def validate(self) -> None:
+        if min(self.digits, self.hidden, self.layers, self.heads, self.steps, self.batch,
+               self.checkpoints, self.resume_every) < 1:
+            raise ValueError("sizes, steps, batch, checkpoints and resume_every must be >= 1")
+
+    def model_fields(self) -> dict:
+        """The fields that determine the weights (resume_every does not)."""
+        return {k: v for k, v in asdict(self).items() if k != "resume_every"}
 
     def key(self) -> str:
         import hashlib
 
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
+        return hashlib.sha256(json.dumps(self.model_fields(), sort_keys=True).encode()).hexdigest()[:10]
 
 
 def teacher_solution(a: int, b: int, cfg: TestbedConfig, rng: np.random.Generator) -> str:
@@ -112,9 +131,17 @@ def _batch(tokenizer, cfg: TestbedConfig, task: AdditionTask, rng: np.random.Gen
     return ids, lab, mask
 
 
+RESUME = ".resume.pt"
+
+
 def train_testbed(out: Path, cfg: TestbedConfig = TestbedConfig(),
                   on_step: Callable[[int, float], None] | None = None) -> Path:
-    """Train the testbed into `out` (step-N/ intermediate dirs and final/); returns final/."""
+    """Train the testbed into `out` (step-N/ intermediate dirs and final/); returns final/.
+
+    Every `resume_every` steps the whole training state (weights, optimizer, schedule, both
+    random generators, counters) is saved to `out/.resume.pt`; an interrupted run continues
+    from there and ends with the same weights as an uninterrupted one.
+    """
     from harness.backends.hf import configure_torch
 
     configure_torch()
@@ -129,9 +156,12 @@ def train_testbed(out: Path, cfg: TestbedConfig = TestbedConfig(),
         opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / cfg.steps))))
     task = AdditionTask(digits=cfg.digits)
     save_at = {round(cfg.steps * (i + 1) / cfg.checkpoints) for i in range(cfg.checkpoints)}
-    tokens, t0 = 0, time.perf_counter()
+    start, tokens, spent = _resume(out / RESUME, cfg, model, opt, sched, rng)
+    if start:
+        print(f"testbed: resuming after step {start} of {cfg.steps}", file=sys.stderr)
+    t0 = time.perf_counter() - spent
     model.train()
-    for step in range(1, cfg.steps + 1):
+    for step in range(start + 1, cfg.steps + 1):
         ids, lab, mask = _batch(tokenizer, cfg, task, rng)
         loss = model(input_ids=ids, attention_mask=mask, labels=lab).loss
         loss.backward()
@@ -145,26 +175,114 @@ def train_testbed(out: Path, cfg: TestbedConfig = TestbedConfig(),
         if step in save_at:
             target = out / ("final" if step == cfg.steps else f"step-{step}")
             _save(model, tokenizer, target, {
-                "testbed": asdict(cfg), "step": step, "params": params, "train_tokens": tokens,
+                "testbed": cfg.model_fields(), "step": step, "params": params, "train_tokens": tokens,
                 "train_flops": training_flops(params, tokens), "train_wall_s": time.perf_counter() - t0})
             model.train()
+        if step % cfg.resume_every == 0 and step < cfg.steps:
+            _save_state(out / RESUME, cfg, model, opt, sched, rng, step, tokens, time.perf_counter() - t0)
+    (out / RESUME).unlink(missing_ok=True)
     return out / "final"
+
+
+def _save_state(path: Path, cfg: TestbedConfig, model, opt, sched, rng: np.random.Generator, step: int,
+                tokens: int, spent: float) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    torch.save({"config": cfg.model_fields(), "step": step, "tokens": tokens, "wall_s": spent,
+                "model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                "numpy": rng.bit_generator.state, "torch": torch.get_rng_state()}, tmp)
+    os.replace(tmp, path)
+
+
+def _resume(path: Path, cfg: TestbedConfig, model, opt, sched, rng: np.random.Generator) -> tuple[int, int, float]:
+    """(last finished step, tokens, wall seconds) restored from `path`, or a fresh start."""
+    if not path.is_file():
+        return 0, 0, 0.0
+    try:
+        state = torch.load(path, weights_only=False)
+    except Exception:  # noqa: BLE001 - a torn state file: start over rather than fail
+        return 0, 0, 0.0
+    if state.get("config") != cfg.model_fields():
+        return 0, 0, 0.0
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["opt"])
+    sched.load_state_dict(state["sched"])
+    rng.bit_generator.state = state["numpy"]
+    torch.set_rng_state(state["torch"])
+    return int(state["step"]), int(state["tokens"]), float(state["wall_s"])
 
 
 def _save(model, tokenizer, target: Path, info: dict) -> None:
     """Write a standard HF checkpoint directory atomically (temp dir, then rename)."""
+    import shutil
+
     tmp = target.with_name(target.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
     model.eval()
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
-    (tmp / "thinkbench.json").write_text(json.dumps(info, indent=2))
+    write_info(tmp, info)
     if target.exists():
-        import shutil
-
         shutil.rmtree(target)
     tmp.rename(target)
+
+
+def evaluate_checkpoints(out: Path, digits: int, progress: Progress | None = None) -> list[dict]:
+    """Greedy accuracy of every saved checkpoint on held-out problems (kept in thinkbench.json)."""
+    task = AdditionTask(digits=digits)
+    problems = task.problems("test", EVAL_PROBLEMS, seed=0)
+    found = sorted((p.parent for p in out.glob("*/thinkbench.json")), key=lambda d: read_info(d).get("step", 0))
+    results = []
+    for i, ckpt in enumerate(found):
+        if progress:
+            progress(f"evaluating {ckpt.name} on {len(problems)} held-out problems", i, len(found))
+        policy = BACKENDS.get("hf")(ckpt)
+        outs, _ = policy.generate([task.prompt(p) for p in problems], temperature=0.0, max_tokens=64)
+        verdicts = task.check_many([task.extract(o[0].text) for o in outs], problems)
+        acc = sum(v.correct for v in verdicts) / len(problems)
+        info = read_info(ckpt) | {"greedy_accuracy_test": acc, "eval_problems": len(problems)}
+        write_info(ckpt, info)
+        results.append(info | {"name": ckpt.name})
+    if progress:
+        progress("evaluated", len(found), len(found))
+    return results
+
+
+def bootstrap(out: Path | None = None, cfg: TestbedConfig = TestbedConfig(), force: bool = False,
+              progress: Progress | None = None) -> tuple[Path, bool]:
+    """Train (or reuse) the testbed; returns (final/, whether it was reused). An interrupted
+    training resumes where it stopped."""
+    out = out or default_dir(cfg)
+    final = out / "final"
+    if not force and read_info(final).get("testbed") == json.loads(json.dumps(cfg.model_fields())):
+        return final, True
+    if force:
+        (out / RESUME).unlink(missing_ok=True)
+    train_testbed(out, cfg, None if progress is None else
+                  lambda step, loss: progress(f"training testbed · loss {loss:.3f}", step, cfg.steps))
+    evaluate_checkpoints(out, cfg.digits, progress)
+    return final, False
+
+
+def train(base: Path | None, task, budget: int, seed: int, cfg: TestbedConfig, out: Path | None,
+          progress: Progress | None = None) -> TrainedCheckpoint:
+    """The trainer contract: a testbed of `budget` steps from scratch (`base` must be None) on
+    addition with the task's digits, into `out` (default: the cache). Reuses a finished one
+    (`info["reused"]`) and resumes an interrupted one."""
+    if base is not None:
+        raise ValueError("the testbed trains from scratch: base must be None")
+    cfg = replace(cfg, steps=budget, seed=seed, digits=getattr(task, "digits", cfg.digits))
+    final, reused = bootstrap(out, cfg, progress=progress)
+    info = read_info(final) | {"reused": reused}
+    return TrainedCheckpoint(final, Cost(flops=info.get("train_flops", 0.0), wall_s=info.get("train_wall_s", 0.0)), info)
 
 
 def default_dir(cfg: TestbedConfig = TestbedConfig()) -> Path:
     """Where `thinkbench bootstrap` keeps the testbed for this config."""
     return cache_dir() / f"testbed-{cfg.key()}"
+
+
+TRAINERS.register("testbed", config=TestbedConfig)(Trainer(
+    "testbed", train, TestbedConfig, doc="the tiny Llama trained from scratch on addition (bootstrap)",
+    home=default_dir))
