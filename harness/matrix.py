@@ -328,6 +328,8 @@ def parse_matrix(data: Any, source: str = "<matrix>") -> Matrix:
                 if why:
                     raise r.fail(f"{where}.budgets", f"{m['name']}: {why}")
         sampling = _sampling(r, base, m.get("generation"), f"{where}.generation")
+        if method.greedy:  # what it decodes with, so its identity ignores a temperature it never uses
+            sampling = replace(sampling, temperature=0.0, top_p=1.0)
         verifier = _verifier(r, m.get("verifier"), f"{where}.verifier")
         if method.needs_verifier and verifier is None:
             raise r.fail(where, f"method {m['name']!r} needs a verifier (e.g. verifier: oracle)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -107,7 +109,7 @@ def test_two_processes_on_one_run_directory(tiny_ckpt: Path, tmp_path: Path) -> 
     """Real processes: while one runs, a second is refused at once instead of recomputing."""
     m = write_matrix(tmp_path / "m.yaml", tiny_ckpt, methods=[{"name": "majority", "budgets": [1, 2, 4, 8]}])
     run = tmp_path / "run"
-    cmd = ["python", "-m", "harness.cli", "run", str(m), "--out", str(run), "--quiet"]
+    cmd = [sys.executable, "-m", "harness.cli", "run", str(m), "--out", str(run), "--quiet"]
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         for _ in range(600):  # wait until it holds the lock (its pid is written in it)
@@ -120,8 +122,8 @@ def test_two_processes_on_one_run_directory(tiny_ckpt: Path, tmp_path: Path) -> 
             time.sleep(0.05)
         second = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     finally:
-        first.wait(timeout=300)
-    assert first.returncode == 0, first.stderr
+        _, first_err = first.communicate(timeout=300)
+    assert first.returncode == 0, first_err
     assert second.returncode == 2 and "in use by another" in second.stderr, second.stderr
 
 

@@ -70,7 +70,7 @@ def test_score_refuses_binary_and_empty_files(tmp_path: Path, capsys) -> None:
         (["--completions", str(binary), "--data", GSM], f"{binary}: not a UTF-8 text file"),
         (["--completions", str(empty), "--data", GSM], f"{empty}: no completions in the file"),
         (["--completions", str(good), "--data", str(binary)], f"{binary}: not a readable JSONL file"),
-        (["--completions", str(good), "--data", GSM, "--out", str(binary / "v.jsonl")], "sits under a file"),
+        (["--completions", str(good), "--data", GSM, "--out", str(binary / "v.jsonl")], "is a file"),
     ]:
         code = main(["score", "--task", "gsm8k", *argv])
         err = capsys.readouterr().err.strip()
