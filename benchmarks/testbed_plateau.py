@@ -9,12 +9,12 @@ Checkpoints already in --work are reused. About 12 minutes on 2 cores.
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import replace
 from pathlib import Path
 
 from harness.backends.hf import HFPolicy
 from harness.report.stats import wilson
+from harness.checkpoint import read_info
 from baselines.train.testbed import TestbedConfig, train_testbed
 from tasks.math.addition import AdditionTask
 
@@ -44,13 +44,13 @@ def main() -> None:
         if not (out / "final").is_dir():
             train_testbed(out, replace(TestbedConfig(), steps=steps))
         finals[steps] = out / "final"
-        for ckpt in sorted(out.glob("*/thinkbench.json"), key=lambda p: json.loads(p.read_text())["step"]):
-            info = json.loads(ckpt.read_text())
-            g, s = accuracy(ckpt.parent, task, problems, args.samples)
+        for ckpt in sorted((d for d in out.iterdir() if read_info(d).get("step")), key=lambda d: read_info(d)["step"]):
+            info = read_info(ckpt)
+            g, s = accuracy(ckpt, task, problems, args.samples)
             lo, hi = wilson(g * len(problems), len(problems))
             print(f"run {steps:>5} steps | step {info['step']:>5} | train FLOPs {info['train_flops']:.3g} | "
                   f"greedy {g:.3f} [{lo:.3f}, {hi:.3f}] | sample@T=1 {s:.3f}")
-            if ckpt.parent.name == "final":
+            if ckpt.name == "final":
                 finals[steps] = g
     diff = finals[2 * args.steps] - finals[args.steps]
     print(f"plateau: greedy({2 * args.steps} steps) - greedy({args.steps} steps) = {100 * diff:+.1f} points "

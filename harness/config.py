@@ -68,12 +68,13 @@ def coerce(hint: Any, value: Any, where: str) -> Any:
     raise ConfigError(f"{where}: expected {_type_name(hint)}, got {value!r}")
 
 
-def make_config(cls: type[T], params: Mapping[str, Any] | None, where: str) -> T:
-    """Build the typed config `cls` from YAML `params`; one ConfigError naming the field."""
+def make_config(cls: type[T], params: Mapping[str, Any] | None, where: str, fixed: tuple[str, ...] = ()) -> T:
+    """Build the typed config `cls` from YAML `params`; one ConfigError naming the field.
+    `fixed` fields are not the user's to set (a task's `name`)."""
     params = {} if params is None else params
     if not isinstance(params, Mapping):
         raise ConfigError(f"{where}: expected a mapping, got {params!r}")
-    spec = {name: (hint, default) for name, hint, default in config_fields(cls)}
+    spec = {name: (hint, default) for name, hint, default in config_fields(cls) if name not in fixed}
     for key in params:
         if key not in spec:
             known = ", ".join(sorted(spec)) or "none: it takes no parameters"

@@ -149,7 +149,7 @@ def build_task(name: str, params: dict, where: str | None = None) -> Any:
     cls = TASKS.get(name)
     where = where or f"task {name!r}"
     if dataclasses.is_dataclass(cls):
-        return make_config(cls, {k: v for k, v in params.items()}, f"{where}.params")
+        return make_config(cls, params, f"{where}.params", fixed=("name",))
     try:
         return cls(**params)
     except TypeError as e:

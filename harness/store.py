@@ -18,7 +18,6 @@ import errno
 import fcntl
 import json
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -206,7 +205,3 @@ def load_records(run_dir: str | Path) -> pd.DataFrame:
     except Exception as e:  # noqa: BLE001 - a part from another thinkbench version or a torn copy
         raise ConfigError(f"{records}: records could not be read ({type(e).__name__}: "
                           f"{str(e).splitlines()[0] if str(e) else ''})") from None
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

@@ -117,8 +117,6 @@ def test_two_processes_on_one_run_directory(tiny_ckpt: Path, tmp_path: Path) -> 
                 break
             if first.poll() is not None:
                 break
-            import time
-
             time.sleep(0.05)
         second = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     finally:

@@ -63,7 +63,7 @@ def test_addition_bad_config() -> None:
         AdditionTask(digits=0)
     with pytest.raises(ConfigError, match="split"):
         AdditionTask().problems("validation", 3, 0)
-    with pytest.raises(ConfigError, match="bad parameters"):
+    with pytest.raises(ConfigError, match=r"unknown field 'digit' \(known: digits\)"):
         build_task("addition", {"digit": 3})
 
 

@@ -92,9 +92,11 @@ def _markdown(table: pd.DataFrame) -> str:
 
 
 def paired_table(records: pd.DataFrame) -> pd.DataFrame:
-    """Paired differences against single-sample accuracy (`sample`), else against `greedy`."""
-    methods = set(records["method"])
-    baseline = "sample" if "sample" in methods else "greedy" if "greedy" in methods else None
+    """Paired differences against single-sample accuracy (`sample`), else against `greedy`
+    (found by the registered method name on the records, whatever their labels)."""
+    labels = {name: sorted(set(records.loc[records["method_name"] == name, "method"]))
+              for name in ("sample", "greedy")}
+    baseline = next((found[0] for found in labels.values() if found), None)
     diffs = paired_differences(records, baseline) if baseline else pd.DataFrame()
     if diffs.empty:
         return diffs
