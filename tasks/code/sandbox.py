@@ -50,7 +50,7 @@ from harness.types import Verdict
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
     1, 2, 4, 8, 32, 4096, 0x4000, 0x40000)
-PR_SET_PDEATHSIG, PR_SET_NAME = 1, 15
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NAME = 1, 4, 15
 WRITABLE_DIRS = (b"/tmp", b"/var/tmp", b"/dev/shm", b"/run/lock")
 UID_BASE, UID_COUNT = 61000, 2000  # unassigned uids, leased one per live sandbox on the machine
 UID_LOCK_DIR = "/run/thinkbench-sandbox-uids"
@@ -251,14 +251,32 @@ def _init(plan: _Plan, creator: int) -> None:
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if not _parent_is(creator):
             os._exit(SETUP_FAILED)  # it died before our death signal was set: so do we
+        creator_dir = os.open(f"/proc/{creator}", os.O_RDONLY | os.O_DIRECTORY)  # unusable once it dies
         _libc.prctl(PR_SET_NAME, b"tb-sandbox-init", 0, 0, 0)
         os.setsid()  # no terminal signals from the scorer's session
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_DFL)
+        # An init gets no signal from inside its namespace that it has no handler for.
+        for sig in signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD}:
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
         if plan.uid is not None:
             _private_mounts(plan)
         os.chdir(plan.workdir)
-        _close_fds_except({*plan.stdio, plan.done_w})  # the program inherits no other fd of ours
+        _close_fds_except({*plan.stdio, plan.done_w, creator_dir})  # the program inherits no other fd of ours
+        if plan.uid is not None:
+            # Drop root before the program's interpreter starts (Python starts up twice as fast
+            # as a plain user here). A uid change makes us non-dumpable (the program cannot
+            # ptrace us or read our memory) and clears the death signal: set both again.
+            os.setgroups([])
+            os.setgid(plan.uid)
+            os.setuid(plan.uid)
+            _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+            _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getuid() != plan.uid or os.geteuid() != plan.uid:
+                os._exit(SETUP_FAILED)
+            os.stat("stat", dir_fd=creator_dir)  # raises if it died while our death signal was unset
+        os.close(creator_dir)
         program = _spawn_program(plan)
     except BaseException as exc:  # noqa: BLE001 - nothing may escape into the forked scorer code
         _fail(plan, "start", exc)
@@ -444,7 +462,7 @@ def _run_once(program: str, limits: Limits, isolate: bool, uid: int | None) -> t
         mb = 1024 * 1024
         argv = [PY_ISOLATED if isolate else sys.executable, "-I", "-c", BOOT, str(limits.cpu_s),
                 str(limits.memory_mb * mb), str(limits.file_mb * mb), str(limits.open_files),
-                str(limits.processes), str(uid if uid is not None else -1)]
+                str(limits.processes + 1), "-1"]  # + 1: the init, which runs as the uid too
         env = {"PATH": "/usr/bin:/bin", "THINKBENCH_SANDBOX": marker, "PYTHONHASHSEED": "0",
                "HOME": workdir, "LANG": "C.UTF-8"}
         done_r, done_w = os.pipe()
