@@ -33,7 +33,6 @@ import ctypes
 import errno
 import fcntl
 import os
-import resource
 import secrets
 import select
 import signal
