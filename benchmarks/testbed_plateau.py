@@ -12,10 +12,10 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from harness.backends.hf import HFPolicy
-from harness.report.stats import wilson
-from harness.checkpoint import read_info
 from baselines.train.testbed import TestbedConfig, train_testbed
+from harness.backends.hf import HFPolicy
+from harness.checkpoint import read_info
+from harness.report.stats import wilson
 from tasks.math.addition import AdditionTask
 
 

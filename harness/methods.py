@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness.contracts import (Attempt, Completion, Cost, Method, MethodConfig, Policy, Problem, Sampling,
-                               Task, Verifier)
+from harness.contracts import Attempt, Completion, Cost, Method, MethodConfig, Policy, Problem, Sampling, Task, Verifier
 from harness.registry import METHODS
 
 

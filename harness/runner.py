@@ -149,8 +149,14 @@ def execute(unit: WorkUnit, on_cell: Callable[[Cell], None] | None = None) -> It
 def run_matrix(matrix: Matrix, out: str | Path, *, quiet: bool = False, prune: bool = False,
                new_version: bool = False) -> RunResult:
     """Run every unfinished cell of `matrix` into the run directory `out` (see module doc)."""
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     t0 = time.perf_counter()
     out = Path(out)

@@ -13,10 +13,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.contracts import Problem
 from harness.estimators import pass_at_k
 from harness.matrix import build_task
 from harness.registry import ConfigError, load_plugins
-from harness.contracts import Problem
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """pass@k and maj@k against brute-force enumeration of every k-subset."""
-from itertools import combinations
 from collections import Counter
 from fractions import Fraction
+from itertools import combinations
 
 import numpy as np
 import pytest

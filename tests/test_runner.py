@@ -5,11 +5,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from harness.contracts import Problem, Verdict
 from harness.matrix import parse_matrix
 from harness.registry import TASKS
 from harness.report import write_report
 from harness.runner import run_matrix
-from harness.contracts import Problem, Verdict
 from tasks.math.addition import AdditionTask
 
 

@@ -4,12 +4,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from baselines.train.testbed import TestbedConfig, teacher_solution
 from harness.matrix import build_task
 from harness.registry import ConfigError
-from baselines.train.testbed import TestbedConfig, teacher_solution
 from tasks.math.addition import AdditionTask, in_test_split, solution_text
-from tasks.math.gsm8k import BUILTIN, GSM8KTask, reference_answer
 from tasks.math.extract import extract_math
+from tasks.math.gsm8k import BUILTIN, GSM8KTask, reference_answer
 
 SHIPPED = BUILTIN["builtin:gsm8k-test-100"]
 

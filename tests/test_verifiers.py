@@ -6,8 +6,8 @@ import pytest
 
 from baselines.train.prm import ValueModelConfig, mc_labels, step_auroc, train_value_model
 from baselines.verifiers.value_model import PRMConfig, ValueModelVerifier
-from harness.contracts import VerifierBase
 from harness.backends.hf import HFPolicy
+from harness.contracts import VerifierBase
 from harness.registry import ConfigError
 from tasks.math.addition import AdditionTask
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from baselines.search.stepwise import StepConfig, step_search
-from harness.methods import SolveContext, register_method
 from harness.contracts import Attempt, Problem
+from harness.methods import SolveContext, register_method
 
 
 @register_method("dvts", config=StepConfig, needs_verifier=True)

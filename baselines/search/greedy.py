@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from harness.methods import SolveContext, judge_many, register_method
 from harness.contracts import Attempt, Problem
+from harness.methods import SolveContext, judge_many, register_method
 
 
 @register_method("greedy", uses_budget=False, greedy=True)

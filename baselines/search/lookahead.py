@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from baselines.search.stepwise import StepConfig, step_search
-from harness.methods import SolveContext, register_method
 from harness.contracts import Attempt, Problem
+from harness.methods import SolveContext, register_method
 
 
 @dataclass(frozen=True)

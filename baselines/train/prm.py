@@ -210,14 +210,12 @@ def train(base: Path, task, budget: int, seed: int, cfg: ValueModelConfig, out: 
                                         wall_s=info["train_wall_s"]), info)
 
 
-def _trainer(kind: str) -> Trainer:
-    def train_kind(base: Path, task, budget: int, seed: int, cfg: ValueModelConfig, out: Path,
-                   progress=None) -> TrainedCheckpoint:
-        return train(base, task, budget, seed, replace(cfg, target=kind), out, progress)
-
-    return Trainer(kind, train_kind, ValueModelConfig,
-                   doc=f"{kind.upper()} from Monte-Carlo rollout labels (Math-Shepherd)")
+@dataclass(frozen=True)
+class ORMTrainConfig(ValueModelConfig):
+    target: str = "orm"
 
 
-for _kind in ("prm", "orm"):
-    TRAINERS.register(_kind, config=ValueModelConfig)(_trainer(_kind))
+TRAINERS.register("prm", config=ValueModelConfig)(Trainer(
+    "prm", train, ValueModelConfig, doc="PRM from Monte-Carlo rollout labels (Math-Shepherd)"))
+TRAINERS.register("orm", config=ORMTrainConfig)(Trainer(
+    "orm", train, ORMTrainConfig, doc="ORM: the outcome label of the same rollouts"))

@@ -7,7 +7,6 @@ solutions: earlier steps get 0.5. Any policy backend works; its tokens are count
 from __future__ import annotations
 
 from collections.abc import Sequence
-
 from dataclasses import dataclass
 
 from harness.contracts import Cost, Problem, VerifierBase, VerifierConfig

@@ -67,8 +67,13 @@ class ValueModelVerifier(VerifierBase):
     """Step scores from a value model; see the module docstring."""
 
     def __init__(self, task, cfg: PRMConfig) -> None:
-        from transformers import (AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification,
-                                  AutoModelForTokenClassification, AutoTokenizer)
+        from transformers import (
+            AutoConfig,
+            AutoModelForCausalLM,
+            AutoModelForSequenceClassification,
+            AutoModelForTokenClassification,
+            AutoTokenizer,
+        )
 
         path, step_tag = cfg.path, cfg.step_tag
         self.task, self.aggregate, self.step_tag, self.batch_size = task, cfg.aggregate, step_tag, cfg.batch_size

@@ -8,8 +8,14 @@ from contextlib import contextmanager
 @contextmanager
 def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
     """Yields `update(what, done, total)`; a new `total` starts a new bar line."""
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("eta"), TimeRemainingColumn()) as bar:

@@ -1,8 +1,7 @@
 """What the code tasks share: code extraction and batched checking in the sandbox."""
 from __future__ import annotations
 
-from harness.contracts import Problem, Verdict
-from harness.contracts import TaskBase
+from harness.contracts import Problem, TaskBase, Verdict
 from tasks.code.extract import extract_code
 from tasks.code.sandbox import run_checks
 

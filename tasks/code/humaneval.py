@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.registry import TASKS, ConfigError
 from harness.contracts import Problem
+from harness.registry import TASKS, ConfigError
 from tasks.code.base import CodeTask
 from tasks.code.extract import defines
 from tasks.jsonl import read_jsonl

@@ -16,9 +16,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.contracts import Problem, TaskBase, Verdict
 from harness.registry import TASKS, ConfigError
-from harness.contracts import Problem, Verdict
-from harness.contracts import TaskBase
 
 INSTRUCTION = "\n\nThink step by step, then give only the final answer between <answer> and </answer>."
 ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.contracts import Problem, TaskBase, Verdict
 from harness.registry import TASKS, ConfigError
-from harness.contracts import Problem, Verdict
-from harness.contracts import TaskBase
 from tasks.math.numbers import canonical_number, numbers_equal
 
 ANSWER_RE = re.compile(r"A=(-?\d+)")

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import re
 
+from harness.contracts import Problem, TaskBase, Verdict
 from harness.registry import ConfigError
-from harness.contracts import Problem, Verdict
-from harness.contracts import TaskBase
 from tasks.math.equivalence import default_checker, strip_decorations
 from tasks.math.extract import extract_math
 from tasks.math.numbers import canonical_number

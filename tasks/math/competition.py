@@ -9,11 +9,11 @@ is the row's `id`, else `unique_id` (MATH-500's own), else its row number.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
 from pathlib import Path
+from typing import ClassVar
 
-from harness.registry import TASKS, ConfigError
 from harness.contracts import Problem
+from harness.registry import TASKS, ConfigError
 from tasks.jsonl import read_jsonl, seeded_subset
 from tasks.math.base import MathTask, load_hf_rows
 from tasks.math.extract import last_boxed

@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.registry import TASKS, ConfigError
 from harness.contracts import Problem
+from harness.registry import TASKS, ConfigError
 from tasks.jsonl import read_jsonl, seeded_subset
 from tasks.math.base import PERCENT_RE, MathTask, load_hf_rows
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.registry import TASKS, ConfigError
 from harness.contracts import Problem
+from harness.registry import TASKS, ConfigError
 from tasks.math.base import PERCENT_RE, MathTask
 
 PROMPT = "Question: {question}\nAnswer: Let's think step by step."
