@@ -4,10 +4,10 @@ names a matrix may use for a checkpoint (`testbed`, `testbed/step-600`, `testbed
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from harness.files import atomic_write
 from harness.registry import TRAINERS, ConfigError
 
 INFO = "thinkbench.json"
@@ -31,10 +31,7 @@ def read_info(path: str | Path) -> dict[str, Any]:
 
 def write_info(path: str | Path, info: dict[str, Any]) -> None:
     """Write thinkbench.json atomically (merge with `read_info` first to update)."""
-    target = Path(path) / INFO
-    tmp = target.with_name(f".{INFO}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(info, indent=2, default=str))
-    os.replace(tmp, target)
+    atomic_write(Path(path) / INFO, json.dumps(info, indent=2, default=str).encode())
 
 
 def train_flops(path: str | Path) -> float:

@@ -5,9 +5,9 @@ import argparse
 import json
 from pathlib import Path
 
+from harness.files import atomic_write, check_writable_dir
 from harness.registry import ConfigError
 from harness.score import score
-from harness.store import atomic_write, check_writable_dir
 
 
 def main(args: argparse.Namespace) -> int:

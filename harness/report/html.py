@@ -12,8 +12,9 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.offline import get_plotlyjs
 
+from harness.files import atomic_write, check_writable_dir
 from harness.report.stats import aggregate, efficiency, envelope, paired_differences
-from harness.store import atomic_write, check_writable_dir, load_failures, load_records
+from harness.store import load_failures, load_records
 
 # x-axis choices (column, label); the first is the default view.
 AXES = [("generated_tokens", "generated tokens / problem"), ("flops", "inference FLOPs / problem"),
