@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -106,23 +105,24 @@ def test_one_writer_per_run_directory(tiny_ckpt: Path, tmp_path: Path, capsys) -
 
 
 def test_two_processes_on_one_run_directory(tiny_ckpt: Path, tmp_path: Path) -> None:
-    """Real processes: while one runs, a second is refused at once instead of recomputing."""
-    m = write_matrix(tmp_path / "m.yaml", tiny_ckpt, methods=[{"name": "majority", "budgets": [1, 2, 4, 8]}])
+    """Real processes: while another process holds the run, `thinkbench run` is refused at once
+    (instead of computing every cell a second time) and says who holds it."""
+    m = write_matrix(tmp_path / "m.yaml", tiny_ckpt)
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "harness.cli", "run", str(m), "--out", str(run), "--quiet"]
-    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from harness.store import RunStore; s = RunStore(sys.argv[1]); s.prepare()\n"
+        "with s.lock():\n    print('locked', flush=True); time.sleep(120)"), str(run)],
+        stdout=subprocess.PIPE, text=True)
     try:
-        for _ in range(600):  # wait until it holds the lock (its pid is written in it)
-            if (run / ".lock").is_file() and f"pid {first.pid}" in (run / ".lock").read_text():
-                break
-            if first.poll() is not None:
-                break
-            time.sleep(0.05)
-        second = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert holder.stdout.readline().strip() == "locked"
+        second = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(m), "--out", str(run), "--quiet"],
+                                capture_output=True, text=True, timeout=300)
     finally:
-        _, first_err = first.communicate(timeout=300)
-    assert first.returncode == 0, first_err
-    assert second.returncode == 2 and "in use by another" in second.stderr, second.stderr
+        holder.kill()
+        holder.wait()
+    assert second.returncode == 2, second.stderr
+    assert f"in use by another `thinkbench run` (pid {holder.pid}" in second.stderr
+    assert not list((run / "records").glob("*.parquet"))  # nothing was computed
 
 
 @pytest.mark.parametrize("layout", ["out is a file", "out under a file", "records is a file"])
