@@ -312,6 +312,8 @@ class Record:
     reference_hash: str = _col("sha256 of the reference answer or tests (first 16 hex)")
     checkpoint: str = _col("checkpoint label")
     checkpoint_path: str = _col("checkpoint directory")
+    backend: str = _col("policy backend (hf, ...)")
+    backend_config: str = _col("the backend's resolved typed config, JSON")
     method: str = _col("method label (the curve's name)")
     method_name: str = _col("registered method name")
     method_config: str = _col("the method's resolved typed config, JSON")

@@ -69,7 +69,8 @@ def records_of(run: str, cell: Cell, problems: Sequence[Problem], attempts: list
     by_id = {a.problem_id: a for a in attempts}
     method, verifier = cell.method, cell.method.verifier
     shared = dict(run=run, cell=cell.id, cell_hash=cell.hash, task=cell.task.label, split=cell.task.split,
-                  checkpoint=cell.checkpoint.label, checkpoint_path=cell.checkpoint.path, method=method.label,
+                  checkpoint=cell.checkpoint.label, checkpoint_path=cell.checkpoint.path,
+                  backend=cell.checkpoint.backend, backend_config=describe(cell.checkpoint.config), method=method.label,
                   method_name=method.name, method_config=describe(method.config),
                   verifier=verifier.name if verifier else None,
                   verifier_config=describe(verifier.config) if verifier else None,
