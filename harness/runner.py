@@ -20,6 +20,7 @@ from harness.checkpoint import train_flops
 from harness.contracts import Attempt, Cost, Problem, Record, content_hash
 from harness.matrix import Cell, CheckpointSpec, Matrix, TaskSpec, describe, pool_key
 from harness.methods import SamplePool, SolveContext
+from harness.progress import progress
 from harness.registry import BACKENDS, VERIFIERS, ConfigError
 from harness.store import RunStore, next_version
 
@@ -150,15 +151,6 @@ def execute(unit: WorkUnit, on_cell: Callable[[Cell], None] | None = None) -> It
 def run_matrix(matrix: Matrix, out: str | Path, *, quiet: bool = False, prune: bool = False,
                new_version: bool = False) -> RunResult:
     """Run every unfinished cell of `matrix` into the run directory `out` (see module doc)."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     t0 = time.perf_counter()
     out = Path(out)
     cells = matrix.cells()
@@ -172,8 +164,7 @@ def run_matrix(matrix: Matrix, out: str | Path, *, quiet: bool = False, prune: b
         units = plan(matrix, {c.hash for c in cells if store.has(c.hash)}, out.name)
         total = sum(len(u.cells) for u in units)
         rows = failed = 0
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), disable=quiet) as bar:
+        with progress(quiet) as bar:
             job = bar.add_task(f"{matrix.name}: {total} cells to run", total=total)
             for unit in units:
                 bar.update(job, description=f"loading {unit.checkpoint.label}")

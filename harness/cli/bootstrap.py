@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.checkpoint import read_info
-from harness.cli.progress import progress_bar
+from harness.progress import progress_bar
 from harness.registry import TASKS, TRAINERS, load_plugins
 
 

@@ -1,13 +1,12 @@
-"""A progress bar with an ETA for long steps (training, evaluation), as a callback."""
+"""Progress bars with an ETA: one look for the runner's cells and a trainer's steps."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 
-@contextmanager
-def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
-    """Yields `update(what, done, total)`; a new `total` starts a new bar line."""
+def progress(quiet: bool = False):
+    """A rich Progress: description, bar, done/total, elapsed, ETA (hidden when `quiet`)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -17,8 +16,15 @@ def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
         TimeRemainingColumn,
     )
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("eta"), TimeRemainingColumn()) as bar:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("eta"), TimeRemainingColumn(), disable=quiet)
+
+
+@contextmanager
+def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
+    """Yields `update(what, done, total)` for a trainer; each kind of work ("training ...",
+    "evaluating ...") gets its own bar line."""
+    with progress() as bar:
         jobs: dict[str, int] = {}
 
         def update(what: str, done: int, total: int) -> None:
