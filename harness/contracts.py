@@ -153,14 +153,27 @@ class Policy(Protocol):
 
     def reset_cache(self) -> None: ...
 
+    def settings(self) -> dict[str, object]: ...
+
+
+def plain_text(prompt: str | list[dict]) -> str:
+    """A prompt as one string for a backend without a chat template: messages run together
+    (a user turn followed by a partial assistant turn is the prompt plus the partial answer)."""
+    return prompt if isinstance(prompt, str) else "".join(m["content"] for m in prompt)
+
 
 class PolicyBase:
-    """Defaults for policies: no cache to reset."""
+    """Defaults for policies: no cache to reset, no settings resolved at load time."""
 
     params: int = 0
 
     def reset_cache(self) -> None:
         """Forget cached prefixes, so a cell's cost never depends on what ran before it."""
+
+    def settings(self) -> dict[str, object]:
+        """What the policy resolved its `auto` settings to (device, dtype, ...): recorded on
+        every row with the backend config."""
+        return {}
 
 
 # ── tasks ────────────────────────────────────────────────────────────────────────────────────
@@ -170,6 +183,7 @@ class Task(Protocol):
     """A named source of problems plus answer extraction and checking (tasks/<domain>/)."""
 
     name: str
+    step_separator: str  # what ends a reasoning step: step search stops on it, PRMs score by it
 
     def problems(self, split: str, n: int | None, seed: int) -> list[Problem]: ...
     def prompt(self, problem: Problem) -> str | list[dict]: ...
@@ -186,6 +200,7 @@ class TaskBase:
     one answer at a time, answers grouped by their stripped text."""
 
     name: str = ""
+    step_separator: str = "\n"  # one definition of a step, used by every method and verifier
 
     def prompt(self, problem: Problem) -> str | list[dict]:
         return problem.prompt if isinstance(problem.prompt, str) else problem.prompt[-1]["content"]
@@ -200,7 +215,8 @@ class TaskBase:
         return [self.check(a, p) for a, p in zip(answers, problems)]
 
     def steps(self, completion: str) -> list[str]:
-        return [line for line in completion.split("\n") if line.strip()]
+        """The completion's reasoning steps: its non-empty pieces between step separators."""
+        return [step for step in completion.split(self.step_separator) if step.strip()]
 
     def canonical(self, answer: str) -> str:
         """The key answers are grouped by when voting: equal keys are the same answer."""

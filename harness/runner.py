@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.checkpoint import train_flops
+from harness.config import config_dict
 from harness.contracts import Attempt, Cost, Problem, Record, content_hash
 from harness.matrix import Cell, CheckpointSpec, Matrix, TaskSpec, describe, pool_key
 from harness.methods import SamplePool, SolveContext
@@ -64,14 +66,21 @@ def plan(matrix: Matrix, finished: set[str], run: str) -> list[WorkUnit]:
             for ckpt in matrix.checkpoints if any(c.checkpoint == ckpt for c in todo)]
 
 
+def describe_backend(config: object, settings: dict[str, object]) -> str:
+    """The backend config as recorded: its fields, with `auto`/unset ones as the policy resolved them."""
+    return json.dumps({**config_dict(config), **settings}, sort_keys=True, default=str)
+
+
 def records_of(run: str, cell: Cell, problems: Sequence[Problem], attempts: list[Attempt],
-               params: int, trained_flops: float) -> list[Record]:
-    """One Record per problem (a problem the method skipped gets a row with its error)."""
+               params: int, trained_flops: float, settings: dict[str, object] | None = None) -> list[Record]:
+    """One Record per problem (a problem the method skipped gets a row with its error).
+    `settings`: what the policy resolved its config to, recorded with the backend config."""
     by_id = {a.problem_id: a for a in attempts}
     method, verifier = cell.method, cell.method.verifier
     shared = dict(run=run, cell=cell.id, cell_hash=cell.hash, task=cell.task.label, split=cell.task.split,
                   checkpoint=cell.checkpoint.label, checkpoint_path=cell.checkpoint.path,
-                  backend=cell.checkpoint.backend, backend_config=describe(cell.checkpoint.config), method=method.label,
+                  backend=cell.checkpoint.backend, backend_config=describe_backend(cell.checkpoint.config, settings or {}),
+                  method=method.label,
                   method_name=method.name, method_config=describe(method.config),
                   verifier=verifier.name if verifier else None,
                   verifier_config=describe(verifier.config) if verifier else None,
@@ -145,7 +154,8 @@ def execute(unit: WorkUnit, on_cell: Callable[[Cell], None] | None = None) -> It
             except Exception as e:  # noqa: BLE001 - the cell fails, the run goes on
                 yield CellOutcome(cell, error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=-3)}")
                 continue
-            yield CellOutcome(cell, records_of(unit.run, cell, problems, attempts, policy.params, trained))
+            yield CellOutcome(cell, records_of(unit.run, cell, problems, attempts, policy.params, trained,
+                                                policy.settings()))
 
 
 def run_matrix(matrix: Matrix, out: str | Path, *, quiet: bool = False, prune: bool = False,

@@ -50,12 +50,13 @@ def test_sampling_is_seeded_and_shaped(policy: HFPolicy) -> None:
 def test_token_accounting(tiny_ckpt: Path) -> None:
     policy = HFPolicy(tiny_ckpt, HFConfig(prefix_cache_mb=0))
     outs, costs = policy.generate(PROMPTS, n=4, temperature=1.0, max_tokens=12, seed=0)
-    for prompt, comps, cost in zip(PROMPTS, outs, costs):
+    for i, (prompt, comps, cost) in enumerate(zip(PROMPTS, outs, costs)):
         length = len(policy.encode(prompt))
-        assert cost.prompt_tokens == length          # prefilled once...
-        assert cost.cached_tokens == 3 * length      # ...and shared by the other 3 samples
+        shared = 0 if i == 0 else 1  # BOS: the only prefix computed by an earlier prompt
+        assert cost.prompt_tokens == length - shared                  # prefilled once...
+        assert cost.cached_tokens == shared + 3 * length              # ...and shared by the other 3 samples
         assert cost.generated_tokens == sum(c.tokens for c in comps)
-        assert cost.flops == 2 * policy.params * (length + cost.generated_tokens)
+        assert cost.flops == 2 * policy.params * (length - shared + cost.generated_tokens)
         assert all(1 <= c.tokens <= 12 for c in comps)
         assert all(c.finish in ("stop", "length") for c in comps)
         assert all(c.finish == "stop" or c.tokens == 12 for c in comps)
@@ -131,3 +132,86 @@ def test_prefix_cache_trie_and_budget() -> None:
         cache.insert([100 + i, 1], kv(2))
     assert cache.bytes <= 10_000
     assert cache.lookup([299, 1, 5])[0] == 2
+
+
+# A template that trims message content, as many real ones do (the partial turn's trailing
+# separator must survive it). The testbed's vocabulary is printable ASCII, so this tokenizes.
+TEMPLATE = ("{{ bos_token }}{% for m in messages %}[{{ m['role'] }}]{{ m['content'] | trim }}"
+            "{% if not loop.last %}{{ '\\n' }}{% endif %}{% endfor %}"
+            "{% if add_generation_prompt %}{{ '\\n[assistant]' }}{% endif %}")
+
+
+def with_files(tiny_ckpt: Path, tmp_path: Path, *, template: str | None = None,
+               generation_eos: list[int] | None = None) -> Path:
+    """A copy of the checkpoint that ships a chat template and/or a generation_config EOS list."""
+    import json
+    import shutil
+
+    path = Path(shutil.copytree(tiny_ckpt, tmp_path / "ckpt"))
+    if template is not None:
+        cfg = json.loads((path / "tokenizer_config.json").read_text())
+        (path / "tokenizer_config.json").write_text(json.dumps({**cfg, "chat_template": template}))
+    if generation_eos is not None:
+        gen = path / "generation_config.json"
+        cfg = json.loads(gen.read_text()) if gen.exists() else {}
+        gen.write_text(json.dumps({**cfg, "eos_token_id": generation_eos}))
+    return path
+
+
+def test_chat_template_is_explicit_and_continues_the_assistant_turn(tiny_ckpt: Path, tmp_path: Path) -> None:
+    from harness.registry import ConfigError
+
+    path = with_files(tiny_ckpt, tmp_path, template=TEMPLATE)
+    plain, chat = HFPolicy(path), HFPolicy(path, HFConfig(chat_template=True))
+    # A base model that ships a template is not silently chat-wrapped.
+    assert plain.encode(PROMPTS[0]) == HFPolicy(tiny_ckpt).encode(PROMPTS[0])
+    assert plain.settings()["chat_template"] is False and chat.settings()["chat_template"] is True
+    decode = lambda ids: chat.tokenizer.decode(ids, skip_special_tokens=True)  # noqa: E731
+    assert decode(chat.encode(PROMPTS[0])) == "[user]4821+1779\n[assistant]"  # was: a crash
+    # A partial solution continues the assistant turn, its trailing separator kept.
+    partial = [{"role": "user", "content": PROMPTS[0]}, {"role": "assistant", "content": "1+9=10\n"}]
+    assert decode(chat.encode(partial)) == "[user]4821+1779\n[assistant]1+9=10\n"
+    assert plain.encode(partial) == plain.encode(PROMPTS[0] + "1+9=10\n")
+    outs, costs = chat.generate(PROMPTS, n=2, temperature=1.0, max_tokens=10, seed=0)
+    assert all(len(x) == 2 for x in outs) and all(c.generated_tokens > 0 for c in costs)
+    with pytest.raises(ConfigError, match="has no chat template"):
+        HFPolicy(tiny_ckpt, HFConfig(chat_template=True))
+
+
+def test_generation_stops_on_every_eos_id_generate_stops_on(tiny_ckpt: Path, tmp_path: Path) -> None:
+    """A generation_config EOS list (Llama-3's <|eot_id|>) ends generation, as in HF generate."""
+    base = HFPolicy(tiny_ckpt)
+    newline = base.tokenizer.convert_tokens_to_ids("\n")
+    policy = HFPolicy(with_files(tiny_ckpt, tmp_path, generation_eos=[base.tokenizer.eos_token_id, newline]))
+    assert newline in policy.eos_ids
+    outs, _ = policy.generate(PROMPTS, temperature=0.0, max_tokens=30)
+    for prompt, (completion,) in zip(PROMPTS, outs):
+        ids = torch.tensor([policy.encode(prompt)])
+        ref = policy.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=30,
+                                    do_sample=False, pad_token_id=policy.pad_id)[0, ids.shape[1]:].tolist()
+        assert ref[-1] == newline and completion.tokens == len(ref) and completion.finish == "stop"
+        assert completion.text == policy.tokenizer.decode(ref[:-1], skip_special_tokens=True)
+        assert "\n" not in completion.text  # nothing past the real end glued on
+
+
+def test_cost_depends_on_the_prompts_not_on_batch_layout_or_cache(tiny_ckpt: Path) -> None:
+    """Identical prompts cost the same whatever the batch size, n or cache budget (was: a
+    prompt computed in a later batch reused an earlier batch's prefix, one in the same batch
+    did not: greedy and pooled cells paid differently for identical prompts)."""
+    prompts = ["4821+1779\n", "4821+1779\n", "4821+5000\n", "1234+5678\n"]
+    seen = []
+    for cfg in (HFConfig(), HFConfig(batch_size=1), HFConfig(batch_size=3), HFConfig(prefix_cache_mb=0)):
+        policy = HFPolicy(tiny_ckpt, cfg)
+        _, costs = policy.generate(prompts, temperature=0.0, max_tokens=5)
+        seen.append([(c.prompt_tokens, c.cached_tokens) for c in costs])
+    assert all(s == seen[0] for s in seen)
+    length = len(HFPolicy(tiny_ckpt).encode(prompts[0]))  # 11: BOS + 10 characters
+    # Each prompt pays past the longest prefix already computed in this cell (the last token always).
+    assert seen[0] == [(length, 0), (1, length - 1), (length - 6, 6), (length - 1, 1)]  # BOS+"4821+"
+    # n samples share one prefill, whatever n is.
+    policy = HFPolicy(tiny_ckpt)
+    for n in (1, 4):
+        policy.reset_cache()
+        _, costs = policy.generate(prompts, n=n, temperature=1.0, max_tokens=5, seed=0)
+        assert [c.prompt_tokens for c in costs] == [p for p, _ in seen[0]]
+        assert [c.cached_tokens for c in costs] == [c + (n - 1) * length for _, c in seen[0]]

@@ -71,26 +71,45 @@ def test_a_method_that_needs_a_verifier_says_so(tiny_ckpt: Path) -> None:
         matrix(tiny_ckpt, [{"name": "best_of_n", "verifier": {"name": "prm", "path": "/nope"}}])
 
 
+def continue_script(rest: str, *, max_tokens: int, stop) -> Completion:
+    """How a real policy returns `rest` (one character = one token): cut at the first stop
+    string (left out of the text, as vLLM and OpenAI do) or at max_tokens, else EOS."""
+    hits = [(rest.find(s), s) for s in stop if s in rest]
+    cut, matched = min(hits) if hits else (len(rest), None)
+    if cut > max_tokens:
+        return Completion(rest[:max_tokens], max_tokens, 0.0, "length")
+    return Completion(rest[:cut], cut + (len(matched) if matched else 1), 0.0, "stop", matched)
+
+
 class ScriptedPolicy(PolicyBase):
-    """Root: alternating 'good'/'bad' first steps; then the answer each branch leads to; then EOS."""
+    """Root: alternating 'good'/'bad' first steps; then the answer each branch leads to; then EOS.
+    Honours the policy contract: stop strings, max_tokens, and partial assistant turns."""
 
     params = 1
 
-    def __init__(self, problem: Problem) -> None:
-        self.right, self.wrong = problem.reference, str(int(problem.reference) + 1)
+    def __init__(self, problem: Problem, sep: str = "\n", filler: int = 0, filler_text: str = "work") -> None:
+        self.right, self.wrong, self.sep = problem.reference, str(int(problem.reference) + 1), sep
+        self.filler, self.filler_text = filler, filler_text  # steps between the first and the answer
+        self.calls: list[dict] = []
+
+    def rest(self, lines: list[str], i: int) -> str:
+        """The rest of sample i's solution after the steps so far."""
+        if not lines:
+            lines = ["good" if i % 2 == 0 else "bad"]
+            return lines[0] + self.sep + self.rest(lines, i)
+        if len(lines) > self.filler + 1:
+            return ""
+        answer = f"A={self.right if lines[0] == 'good' else self.wrong}"
+        return self.sep.join([self.filler_text] * (self.filler + 1 - len(lines)) + [answer])
 
     def generate(self, prompts, *, n=1, temperature=0.0, top_p=1.0, max_tokens=64, stop=(), seed=None):
         out = []
         for prompt in prompts:
-            lines = prompt.split("\n")[1:-1]  # the steps so far
-            if not lines:
-                texts = [("good" if i % 2 == 0 else "bad") for i in range(n)]
-            elif len(lines) == 1:
-                texts = [f"A={self.right if lines[0] == 'good' else self.wrong}"] * n
-            else:
-                texts = [""] * n
-            out.append([Completion(t, 1, 0.0, "stop", "\n" if t else None) for t in texts])
-        return out, [Cost(generated_tokens=n) for _ in prompts]
+            partial = prompt[-1]["content"] if isinstance(prompt, list) else ""
+            lines = [x for x in partial.split(self.sep) if x]  # the steps so far
+            out.append([continue_script(self.rest(lines, i), max_tokens=max_tokens, stop=stop) for i in range(n)])
+        self.calls.append({"stop": list(stop), "max_tokens": max_tokens, "texts": [c.text for x in out for c in x]})
+        return out, [Cost(generated_tokens=sum(c.tokens for c in x)) for x in out]
 
 
 class PrefersVerifier(VerifierBase):
@@ -115,6 +134,70 @@ def test_search_follows_the_verifier(method: str, liked: str, expect: bool) -> N
     assert task.check(attempt.answer, problem).correct is expect
     assert attempt.traces[0].startswith(liked)
     assert attempt.cost.generated_tokens > 0 and attempt.cost.prompt_tokens > 0  # verifier counted
+
+
+@pytest.mark.parametrize("method", ["beam", "dvts", "lookahead"])
+def test_a_solution_longer_than_max_steps_still_gets_its_answer(method: str) -> None:
+    """The last allowed step writes to the end, as search-and-learn does (was: no answer)."""
+    task = AdditionTask(digits=3)
+    problem = task.problems("test", 1, 0)[0]
+    policy = ScriptedPolicy(problem, filler=3)  # 5 steps: first, 3 fillers, the answer
+    ctx = SolveContext(policy, task, 0, Sampling(), verifier=PrefersVerifier("good"),
+                       config=METHODS.config(method)(max_steps=2))
+    (attempt,) = METHODS.get(method).solve(ctx, [problem], 4)
+    assert task.check(attempt.answer, problem).correct
+    assert task.steps(attempt.traces[0]) == ["good", "work", "work", "work", f"A={problem.reference}"]
+    assert [c["stop"] for c in policy.calls if c["stop"] == []]  # the last step ran unstopped
+
+
+def test_lookahead_generates_exactly_k_steps() -> None:
+    """Each rollout call writes one step and stops (was: rolled out to EOS, kept k lines)."""
+    task = AdditionTask(digits=3)
+    problem = task.problems("test", 1, 0)[0]
+    policy = ScriptedPolicy(problem, filler=6)
+    ctx = SolveContext(policy, task, 0, Sampling(temperature=1.0), verifier=PrefersVerifier("good"),
+                       config=METHODS.config("lookahead")(lookahead=1))
+    (attempt,) = METHODS.get("lookahead").solve(ctx, [problem], 4)
+    assert task.check(attempt.answer, problem).correct
+    assert all(c["stop"] == ["\n"] for c in policy.calls)
+    assert not any("\n" in t for c in policy.calls for t in c["texts"])
+    # Charged: exactly the characters (tokens) of the steps the calls wrote, plus each stop.
+    written = sum(len(t) + 1 for c in policy.calls for t in c["texts"] if t)
+    assert attempt.cost.generated_tokens == written
+
+
+class StepsSeen(PrefersVerifier):
+    """Records every step list it scores."""
+
+    def __init__(self, liked: str) -> None:
+        super().__init__(liked)
+        self.seen: list[list[str]] = []
+
+    def score_many(self, problems, steps):
+        self.seen += [list(s) for s in steps]
+        return super().score_many(problems, steps)
+
+
+@pytest.mark.parametrize("method", ["beam", "lookahead", "mcts"])
+def test_one_step_definition_for_math(method: str) -> None:
+    """Math steps are paragraphs everywhere: step search stops at a blank line, and the verifier
+    scores the same units that `Task.steps` (pool scoring) gives (was: lines in search)."""
+    from tasks.math.gsm8k import GSM8KTask
+
+    task = GSM8KTask()
+    assert task.step_separator == "\n\n"
+    problem = Problem("p", "What is 3+4?", "7")
+    policy = ScriptedPolicy(problem, sep="\n\n", filler=2, filler_text="3+4\nis 7")
+    verifier = StepsSeen("good")
+    ctx = SolveContext(policy, task, 0, Sampling(temperature=1.0), verifier=verifier,
+                       config=METHODS.config(method)())
+    (attempt,) = METHODS.get(method).solve(ctx, [problem], 4)
+    assert attempt.answer == "7"
+    assert task.steps(attempt.traces[0]) == ["good", "3+4\nis 7", "3+4\nis 7", "A=7"]
+    assert all(c["stop"] in (["\n\n"], []) for c in policy.calls)
+    whole = task.steps(attempt.traces[0])
+    assert any(s == whole for s in verifier.seen)
+    assert all(s == whole[:len(s)] or s[0] == "bad" for s in verifier.seen)
 
 
 def test_tree_searches_on_the_testbed_are_seeded(tiny_ckpt: Path, tmp_path: Path) -> None:

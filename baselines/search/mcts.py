@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from baselines.search.stepwise import Beam, Search, lookahead_steps, prefix_prompt, score
+from baselines.search.stepwise import Beam, Search, complete, prefix_prompt, score, solution_text
 from harness.contracts import Attempt, MethodConfig, Problem
 from harness.methods import SolveContext, register_method
 
@@ -53,7 +53,7 @@ class MCTSConfig(MethodConfig):
     expansions: int = 4        # sampled next steps per expanded leaf
     c_puct: float = 1.0        # UCT exploration constant
     rollout: bool = False      # value = verifier's score of a greedy rollout to the end
-    rollout_steps: int = 64    # longest greedy rollout/completion, in steps
+    rollout_steps: int = 64    # a greedy rollout/completion writes at most this × max_tokens tokens
 
     def validate(self) -> None:
         if self.expansions < 1 or self.rollout_steps < 1:
@@ -79,7 +79,7 @@ def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[A
             continue
         outs, costs = ctx.policy.generate([prefix_prompt(ctx, s.problem, n.steps) for s, n in grow], n=m,
                                           temperature=ctx.sampling.temperature, top_p=ctx.sampling.top_p,
-                                          max_tokens=ctx.sampling.max_tokens, stop=["\n"],
+                                          max_tokens=ctx.sampling.max_tokens, stop=[ctx.task.step_separator],
                                           seed=ctx.seed * 100_000 + sim)
         fresh: list[tuple[Search, Node]] = []
         for (s, leaf), comps, cost in zip(grow, outs, costs):
@@ -94,7 +94,8 @@ def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[A
         beams = [(s, Beam(n.steps, done=n.done)) for s, n in fresh]
         if rollout:
             open_ = [i for i, (_, n) in enumerate(fresh) if not n.done]
-            ends = lookahead_steps(ctx, [beams[i] for i in open_], cfg.rollout_steps, ctx.seed * 100_000 + sim + 50_000)
+            ends = complete(ctx, [beams[i] for i in open_], ctx.sampling.max_tokens * cfg.rollout_steps,
+                            ctx.seed * 100_000 + sim + 50_000)
             extended = [b.steps for _, b in beams]
             for i, steps in zip(open_, ends):
                 extended[i] = steps
@@ -121,11 +122,12 @@ def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[A
     # greedily (counted), rather than answering nothing.
     todo = [(s, Beam(n.steps)) for s, n in unfinished if not n.done]
     if todo:
-        for (s, beam), steps in zip(todo, lookahead_steps(ctx, todo, cfg.rollout_steps, ctx.seed * 100_000 + budget)):
+        for (s, beam), steps in zip(todo, complete(ctx, todo, ctx.sampling.max_tokens * cfg.rollout_steps,
+                                                   ctx.seed * 100_000 + budget)):
             beam.steps = steps
     completed = {id(s): b.steps for s, b in todo}
     for s, best in unfinished:
-        text = "\n".join(completed.get(id(s), best.steps))
+        text = solution_text(ctx, completed.get(id(s), best.steps))
         attempts.append(Attempt(s.problem.id, ctx.task.extract(text), s.cost, traces=[text],
                                 n_samples=int(best.done)))
     return attempts

@@ -2,9 +2,13 @@
 time, score them with the verifier, keep the best few per group. Every live beam of every
 problem goes to the policy in one call per depth (batched across problems).
 
-A step is one line: the policy stops at "\\n". A candidate whose completion ends another way
-(EOS, length) or adds nothing is finished. Duplicate candidates are kept once; how often one
-was proposed breaks score ties.
+A step is what the task says it is (`Task.step_separator`: a line for the testbed, a paragraph
+for math): the policy stops at the separator, and PRMs score the same units in every method. A
+candidate whose completion ends another way (EOS, length) or adds nothing is finished. On the
+last allowed step the policy writes to the end (no stop), so a long solution still gets an
+answer, as search-and-learn does. The partial solution goes to the policy as an assistant turn
+to continue (a chat template continues it rather than starting a new answer). Duplicate
+candidates are kept once; how often one was proposed breaks score ties.
 """
 from __future__ import annotations
 
@@ -59,8 +63,19 @@ class Search:
     cost: Cost = field(default_factory=Cost)
 
 
-def prefix_prompt(ctx: SolveContext, problem: Problem, steps: Sequence[str]) -> str:
-    return ctx.task.prompt(problem) + "".join(step + "\n" for step in steps)
+def prefix_prompt(ctx: SolveContext, problem: Problem, steps: Sequence[str]) -> str | list[dict]:
+    """The problem's prompt, with the steps so far as a partial assistant turn to continue."""
+    prompt = ctx.task.prompt(problem)
+    if not steps:
+        return prompt
+    partial = "".join(step + ctx.task.step_separator for step in steps)
+    messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+    return messages + [{"role": "assistant", "content": partial}]
+
+
+def solution_text(ctx: SolveContext, steps: Sequence[str]) -> str:
+    """The steps as one solution text."""
+    return ctx.task.step_separator.join(steps)
 
 
 def score(ctx: SolveContext, items: list[tuple[Search, Beam]], steps: list[list[str]] | None = None) -> None:
@@ -72,15 +87,36 @@ def score(ctx: SolveContext, items: list[tuple[Search, Beam]], steps: list[list[
         s.cost = s.cost + cost
 
 
-def lookahead_steps(ctx: SolveContext, items: list[tuple[Search, Beam]], k: int, seed: int) -> list[list[str]]:
-    """Each unfinished beam extended by up to k greedy steps (for scoring only)."""
+def rollout(ctx: SolveContext, items: list[tuple[Search, Beam]], k: int, seed: int) -> list[list[str]]:
+    """Each beam extended by exactly k more greedy steps (fewer if it ends first), one policy
+    call per step so that nothing past the k-th step is generated or paid for."""
+    extended = [list(b.steps) for _, b in items]
+    open_ = list(range(len(items)))
+    for j in range(k):
+        if not open_:
+            break
+        outs, costs = ctx.policy.generate([prefix_prompt(ctx, items[i][0].problem, extended[i]) for i in open_],
+                                          n=1, temperature=0.0, max_tokens=ctx.sampling.max_tokens,
+                                          stop=[ctx.task.step_separator], seed=seed + j)
+        still = []
+        for i, (c,), cost in zip(open_, outs, costs):
+            items[i][0].cost = items[i][0].cost + cost
+            if c.text.strip():
+                extended[i].append(c.text)
+                if c.stop_string is not None:
+                    still.append(i)
+        open_ = still
+    return extended
+
+
+def complete(ctx: SolveContext, items: list[tuple[Search, Beam]], max_tokens: int, seed: int) -> list[list[str]]:
+    """Each beam's solution written greedily to the end (EOS or `max_tokens`), all of it kept."""
     prompts = [prefix_prompt(ctx, s.problem, b.steps) for s, b in items]
-    outs, costs = ctx.policy.generate(prompts, n=1, temperature=0.0, max_tokens=ctx.sampling.max_tokens * k,
-                                      seed=seed)
+    outs, costs = ctx.policy.generate(prompts, n=1, temperature=0.0, max_tokens=max_tokens, seed=seed)
     extended = []
     for (s, b), (c,), cost in zip(items, outs, costs):
         s.cost = s.cost + cost
-        extended.append(b.steps + [line for line in c.text.split("\n") if line.strip()][:k])
+        extended.append(b.steps + ctx.task.steps(c.text))
     return extended
 
 
@@ -89,6 +125,7 @@ def step_search(ctx: SolveContext, problems: Sequence[Problem], groups_per_probl
     """Run the groups to completion; the answer is the best-scored finished beam per problem."""
     searches = [Search(p) for p in problems]
     groups = [Group(s, width) for s in searches for _ in range(groups_per_problem)]
+    last = ctx.config.max_steps - 1
     for depth in range(ctx.config.max_steps):
         live = [(g, b) for g in groups for b in g.active]
         if not live:
@@ -96,19 +133,21 @@ def step_search(ctx: SolveContext, problems: Sequence[Problem], groups_per_probl
         n = first if depth == 0 else expansions
         outs, costs = ctx.policy.generate([prefix_prompt(ctx, g.search.problem, b.steps) for g, b in live],
                                           n=n, temperature=ctx.sampling.temperature, top_p=ctx.sampling.top_p,
-                                          max_tokens=ctx.sampling.max_tokens, stop=["\n"],
+                                          max_tokens=ctx.sampling.max_tokens,
+                                          stop=[] if depth == last else [ctx.task.step_separator],
                                           seed=ctx.seed * 1000 + depth)
         candidates: list[tuple[Group, Beam]] = []
         for (g, b), comps, cost in zip(live, outs, costs):
             g.search.cost = g.search.cost + cost
             for c in comps:
-                steps = b.steps + ([c.text] if c.text.strip() else [])
-                candidates.append((g, Beam(steps, done=c.stop_string is None or not c.text.strip())))
+                # The last step runs to the end: its text may hold several steps.
+                new = ctx.task.steps(c.text) if depth == last else ([c.text] if c.text.strip() else [])
+                candidates.append((g, Beam(b.steps + new, done=c.stop_string is None or not new)))
         pairs = [(g.search, b) for g, b in candidates]
         unfinished = [(s, b) for s, b in pairs if not b.done]
         score(ctx, [(s, b) for s, b in pairs if b.done])
         if lookahead and unfinished:
-            score(ctx, unfinished, lookahead_steps(ctx, unfinished, lookahead, ctx.seed * 1000 + depth + 500))
+            score(ctx, unfinished, rollout(ctx, unfinished, lookahead, ctx.seed * 1000 + depth + 500))
         else:
             score(ctx, unfinished)
         for g in groups:
@@ -120,9 +159,9 @@ def step_search(ctx: SolveContext, problems: Sequence[Problem], groups_per_probl
                               key=lambda b: (-b.score, -counts[tuple(b.steps)]))[:g.width]
     attempts = []
     for s in searches:
-        pool = s.finished + [b for g in groups if g.search is s for b in g.active]  # cut off at max_steps
+        pool = s.finished + [b for g in groups if g.search is s for b in g.active]
         best = max(pool, key=lambda b: b.score) if pool else Beam([])
-        text = "\n".join(best.steps)
+        text = solution_text(ctx, best.steps)
         attempts.append(Attempt(s.problem.id, ctx.task.extract(text), s.cost, traces=[text],
                                 n_samples=len(s.finished)))
     return attempts

@@ -76,7 +76,8 @@ def mc_labels(policy, task, problems: list[Problem], *, samples: int = 4, rollou
                 solutions.append(LabeledSolution(p, steps, [0.0] * len(steps), correct))
     # Every proper prefix of every solution, rolled out k times in one batched call.
     prefixes = [(si, j) for si, s in enumerate(solutions) for j in range(1, len(s.steps))]
-    prompts = [task.prompt(solutions[si].problem) + "\n".join(solutions[si].steps[:j]) + "\n"
+    sep = task.step_separator
+    prompts = [task.prompt(solutions[si].problem) + "".join(st + sep for st in solutions[si].steps[:j])
                for si, j in prefixes]
     if prompts:
         routs, rcosts = policy.generate(prompts, n=rollouts, temperature=temperature,
@@ -84,7 +85,7 @@ def mc_labels(policy, task, problems: list[Problem], *, samples: int = 4, rollou
         cost = sum(rcosts, cost)
         for (si, j), comps in zip(prefixes, routs):
             s = solutions[si]
-            head = "\n".join(s.steps[:j]) + "\n"
+            head = "".join(st + sep for st in s.steps[:j])
             wins = sum(task.check(task.extract(head + c.text), s.problem).correct for c in comps)
             s.soft[j - 1] = wins / len(comps)
     for s in solutions:

@@ -44,7 +44,8 @@ class JudgeVerifier(VerifierBase):
 
     def score_many(self, problems: Sequence[Problem], steps: Sequence[Sequence[str]]
                    ) -> tuple[list[list[float]], list[Cost]]:
-        prompts = [self.task.prompt(p) + "\n".join(s) + self.question for p, s in zip(problems, steps)]
+        prompts = [self.task.prompt(p) + self.task.step_separator.join(s) + self.question
+                   for p, s in zip(problems, steps)]
         outs, costs = self.policy.generate(prompts, n=self.n, temperature=self.temperature, max_tokens=4, seed=0)
         scores = []
         for s, comps in zip(steps, outs):

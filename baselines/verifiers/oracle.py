@@ -19,7 +19,7 @@ class OracleVerifier(VerifierBase):
 
     def score_many(self, problems: Sequence[Problem], steps: Sequence[Sequence[str]]
                    ) -> tuple[list[list[float]], list[Cost]]:
-        answers = [self.task.extract("\n".join(s)) for s in steps]
+        answers = [self.task.extract(self.task.step_separator.join(s)) for s in steps]
         verdicts = self.task.check_many(answers, list(problems))
         scores = [[0.5] * (len(s) - 1) + [0.5 if a is None else float(v.correct)] if s else []
                   for s, a, v in zip(steps, answers, verdicts)]

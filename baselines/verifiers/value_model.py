@@ -28,7 +28,7 @@ def layout(task, tokenizer, step_tag: str | None, problem: Problem,
            steps: Sequence[str]) -> tuple[list[int], list[int]]:
     """Token ids of prompt + steps, and the token index that scores each step (the newline
     after it, or the step tag's first token)."""
-    sep = f" {step_tag}\n" if step_tag else "\n"
+    sep = f" {step_tag}{task.step_separator}" if step_tag else task.step_separator
     text, marks = task.prompt(problem), []
     for step in steps:
         text += step

@@ -12,12 +12,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 
-from harness.backends.prefix_cache import PrefixCache
+from harness.backends.prefix_cache import PrefixCache, PrefixLedger
 from harness.compute import inference_cost
-from harness.contracts import BackendConfig, Completion, Cost, PolicyBase
+from harness.contracts import BackendConfig, Completion, Cost, PolicyBase, plain_text
 from harness.registry import BACKENDS, ConfigError
 
 
@@ -43,12 +44,41 @@ class HFConfig(BackendConfig):
     device: str | None = None               # default: cuda when present, else cpu
     threads: int | None = None              # torch threads (THINKBENCH_THREADS wins)
     batch_size: int = 256                   # rows (prompts × n) decoded together
-    use_chat_template: bool | None = None   # default: when the tokenizer has one
-    prefix_cache_mb: int = 256              # prefix KV cache budget; 0 turns it off
+    # Explicit, as in lm-eval: a base model that ships a template is never silently chat-wrapped.
+    chat_template: bool = False
+    # auto: float32 on CPU (bf16 matmuls are slow and inexact there), the checkpoint's own dtype on GPU.
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    # auto: eager, by measurement (benchmarks/hf_throughput.py; sdpa was slower on CPU and on H200).
+    attention: Literal["auto", "eager", "sdpa", "flash_attention_2"] = "auto"
+    prefix_cache_mb: int = 256              # prefix KV cache budget (speed only; 0 turns it off)
 
     def validate(self) -> None:
         if self.batch_size < 1 or self.prefix_cache_mb < 0:
             raise ValueError("batch_size must be >= 1 and prefix_cache_mb >= 0")
+
+
+def resolve_dtype(setting: str, device: str, checkpoint_dtype: object) -> torch.dtype:
+    """The dtype a checkpoint runs in: float32 on CPU; on GPU its own dtype unless set."""
+    if setting != "auto":
+        return getattr(torch, setting)
+    if not str(device).startswith("cuda"):
+        return torch.float32
+    if isinstance(checkpoint_dtype, str):
+        checkpoint_dtype = getattr(torch, checkpoint_dtype, None)
+    return checkpoint_dtype if isinstance(checkpoint_dtype, torch.dtype) else torch.float32
+
+
+def stop_token_ids(tokenizer, model) -> set[int]:
+    """Every id HF `generate` stops on (generation_config's EOS list: Llama-3's <|eot_id|>,
+    Gemma's <end_of_turn>), plus the model config's and the tokenizer's EOS."""
+    ids: set[int] = set()
+    sources = (getattr(getattr(model, "generation_config", None), "eos_token_id", None),
+               getattr(model.config, "eos_token_id", None), tokenizer.eos_token_id)
+    for found in sources:
+        if found is None:
+            continue
+        ids.update(found if isinstance(found, (list, tuple, set)) else [found])
+    return {int(i) for i in ids}
 
 
 @BACKENDS.register("hf", config=HFConfig)
@@ -56,46 +86,68 @@ class HFPolicy(PolicyBase):
     """A causal LM from a local directory (or a hub name when online) that continues prompts."""
 
     def __init__(self, path: str | Path, cfg: HFConfig | None = None) -> None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
         cfg = cfg or HFConfig()
-        device, batch_size, use_chat_template, prefix_cache_mb = (
-            cfg.device, cfg.batch_size, cfg.use_chat_template, cfg.prefix_cache_mb)
         configure_torch(cfg.threads)
         self.path = str(path)
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.attention = "eager" if cfg.attention == "auto" else cfg.attention
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.path)
-            # Eager attention: sdpa was up to 30x slower on this class of CPU at some lengths.
+            declared = getattr(AutoConfig.from_pretrained(self.path), "dtype", None)
+            self.dtype = resolve_dtype(cfg.dtype, self.device, declared)
             self.model = AutoModelForCausalLM.from_pretrained(
-                self.path, attn_implementation="eager", dtype=torch.float32
+                self.path, attn_implementation=self.attention, dtype=self.dtype
             ).to(self.device).eval()
         except Exception as e:  # noqa: BLE001 - missing, corrupt or truncated files: the user's to fix
             first = str(e).splitlines()[0] if str(e) else ""
             raise ConfigError(f"checkpoint {self.path!r} could not be loaded ({type(e).__name__}: {first})") from None
+        self.use_chat_template = cfg.chat_template
+        if self.use_chat_template and getattr(self.tokenizer, "chat_template", None) is None:
+            raise ConfigError(f"checkpoint {self.path!r} has no chat template; set `chat_template: false`")
         self.params = sum(p.numel() for p in self.model.parameters())
         # transformers renamed `past_key_values` to `cache` (5.2x); support both spellings.
         forward_args = inspect.signature(self.model.forward).parameters
         self._cache_arg = "cache" if "cache" in forward_args else "past_key_values"
-        self.batch_size = batch_size
-        self.prefix = PrefixCache(prefix_cache_mb * 2**20) if prefix_cache_mb > 0 else None
-        has_template = getattr(self.tokenizer, "chat_template", None) is not None
-        self.use_chat_template = has_template if use_chat_template is None else use_chat_template
-        self.eos_ids = {i for i in [self.tokenizer.eos_token_id] if i is not None}
+        self.batch_size = cfg.batch_size
+        self.prefix = PrefixCache(cfg.prefix_cache_mb * 2**20) if cfg.prefix_cache_mb > 0 else None
+        self.ledger = PrefixLedger()
+        self.eos_ids = stop_token_ids(self.tokenizer, self.model)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
+    def settings(self) -> dict[str, object]:
+        """What this policy resolved its `auto` settings to (recorded on every row)."""
+        return {"device": self.device, "dtype": str(self.dtype).removeprefix("torch."),
+                "attention": self.attention, "chat_template": self.use_chat_template}
+
     def reset_cache(self) -> None:
-        """Forget cached prefixes, so one cell's compute never depends on what ran before it."""
+        """Start a new cell: forget cached prefixes and what was computed, so a cell's compute
+        never depends on what ran before it."""
         if self.prefix is not None:
             self.prefix.clear()
+        self.ledger.clear()
 
     def encode(self, prompt: str | list[dict]) -> list[int]:
-        """Token ids of a prompt; chat messages go through the tokenizer's chat template."""
-        if isinstance(prompt, list) or self.use_chat_template:
-            messages = prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
-            ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-            return list(ids["input_ids"] if isinstance(ids, dict) else ids)
-        return list(self.tokenizer(prompt)["input_ids"])
+        """Token ids of a prompt.
+
+        With `chat_template`, a string is one user turn; a message list ending in an assistant
+        message is continued in that turn (step search's partial solutions), not restarted.
+        Without it, a message list is its contents run together (the plain-model prompt).
+        """
+        if not self.use_chat_template:
+            return list(self.tokenizer(plain_text(prompt))["input_ids"])
+        messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+        partial = messages[-1]["role"] == "assistant"
+        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=not partial,
+                                                  continue_final_message=partial)
+        if partial:  # templates that trim content drop the partial turn's trailing separator
+            content = messages[-1]["content"]
+            trimmed = content.rstrip()
+            if not text.endswith(content) and text.endswith(trimmed):
+                text += content[len(trimmed):]
+        # The template writes its own special tokens (BOS included), as HF does when tokenizing.
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     @torch.inference_mode()
     def generate(self, prompts: Sequence[str | list[dict]], *, n: int = 1, temperature: float = 0.0,
@@ -106,15 +158,22 @@ class HFPolicy(PolicyBase):
         gen = torch.Generator(device=self.device)
         gen.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(4), "little"))
         encoded = [self.encode(p) for p in prompts]
+        # Cost: each prompt pays for its tokens past the longest prefix already computed in this
+        # cell (a prefix-caching server's work), in prompt order. This depends on the cell alone,
+        # never on batch layout or on this backend's cache budget, which only trade memory for speed.
+        reused = []
+        for e in encoded:
+            reused.append(self.ledger.longest_prefix(e[:-1]))  # the last token is always computed
+            self.ledger.add(e)
         out: list[list[Completion]] = []
-        reused: list[int] = []
         per_batch = max(1, self.batch_size // max(n, 1))
         for start in range(0, len(encoded), per_batch):
-            batch, hits = self._generate_batch(encoded[start:start + per_batch], n, temperature,
-                                               top_p, max_tokens, tuple(stop), gen)
-            out.extend(batch)
-            reused.extend(hits)
-        # A prompt is computed once past its cached prefix and shared by its other n-1 samples;
+            batch = encoded[start:start + per_batch]
+            comps, tokens = self._generate_batch(batch, n, temperature, top_p, max_tokens, tuple(stop), gen)
+            out.extend(comps)
+            for row, toks in enumerate(tokens):  # the last token's KV is never computed
+                self.ledger.add(batch[row // n] + toks[:-1])
+        # A prompt is computed once past its reused prefix and shared by its other n-1 samples;
         # wall time is shared out in proportion to the tokens each prompt's rows processed.
         work = [len(e) - r + sum(c.tokens for c in comps) for e, r, comps in zip(encoded, reused, out)]
         wall = time.perf_counter() - t0
@@ -124,7 +183,7 @@ class HFPolicy(PolicyBase):
         return out, costs
 
     def _prefill(self, encoded: list[list[int]]):
-        """Run the prompts, reusing cached prefixes: (cache, last logits, mask, reused tokens).
+        """Run the prompts, reusing cached prefixes: (KV cache, last logits, attention mask).
 
         Rows are left-padded to a common end. Each row's input window is its last S tokens,
         S being the longest uncached suffix; what precedes the window comes from the prefix
@@ -166,7 +225,7 @@ class HFPolicy(PolicyBase):
             for i, e in enumerate(encoded):
                 self.prefix.insert(e, [(k[i, :, width - len(e):].clone(), v[i, :, width - len(e):].clone())
                                        for k, v in self._layers(past)])
-        return past, out.logits[:, -1, :], mask, reused
+        return past, out.logits[:, -1, :], mask
 
     def _remember(self, past, j: int, mask: torch.Tensor, ids: list[int]) -> None:
         """Cache the KV of a finished row (its prompt and all but its last, never-fed token)."""
@@ -183,8 +242,9 @@ class HFPolicy(PolicyBase):
 
     def _generate_batch(self, encoded: list[list[int]], n: int, temperature: float, top_p: float,
                         max_tokens: int, stop: tuple[str, ...], gen: torch.Generator
-                        ) -> tuple[list[list[Completion]], list[int]]:
-        past, logits, mask, reused = self._prefill(encoded)
+                        ) -> tuple[list[list[Completion]], list[list[int]]]:
+        """Each prompt's n completions, and every row's generated token ids."""
+        past, logits, mask = self._prefill(encoded)
         if n > 1:  # one prefill per prompt; its n samples share the KV cache
             past.batch_repeat_interleave(n)
             logits, mask = logits.repeat_interleave(n, 0), mask.repeat_interleave(n, 0)
@@ -222,7 +282,7 @@ class HFPolicy(PolicyBase):
             past, logits = self._cache_of(out), out.logits[:, -1, :]
             next_pos = next_pos + 1
         completions = [self._completion(tokens[r], logprobs[r], finish[r], stop) for r in range(rows)]
-        return [completions[i * n:(i + 1) * n] for i in range(len(encoded))], reused
+        return [completions[i * n:(i + 1) * n] for i in range(len(encoded))], tokens
 
     @staticmethod
     def _cache_of(out):

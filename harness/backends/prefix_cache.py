@@ -6,6 +6,7 @@ per-layer key/value tensors [heads, length, head_dim] of one token sequence.
 """
 from __future__ import annotations
 
+import bisect
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -81,3 +82,39 @@ class PrefixCache:
         self.entries.clear()
         self.root = _Node()
         self.bytes = 0
+
+
+class PrefixLedger:
+    """Which token sequences a cell has computed so far, to charge each prompt only for its
+    tokens past the longest prefix already computed (what a prefix-caching server computes).
+
+    Sequences are kept sorted: the longest common prefix of `ids` with any kept sequence is
+    its longest common prefix with one of its two sorted neighbours.
+    """
+
+    def __init__(self) -> None:
+        self.sorted: list[tuple[int, ...]] = []
+
+    def longest_prefix(self, ids: Sequence[int]) -> int:
+        """Length of the longest prefix of `ids` that some added sequence starts with."""
+        key = tuple(ids)
+        i = bisect.bisect_left(self.sorted, key)
+        return max((_common(key, self.sorted[j]) for j in (i - 1, i) if 0 <= j < len(self.sorted)), default=0)
+
+    def add(self, ids: Sequence[int]) -> None:
+        """Record a computed sequence (its every prefix counts as computed too)."""
+        key = tuple(ids)
+        i = bisect.bisect_left(self.sorted, key)
+        if i == len(self.sorted) or self.sorted[i] != key:
+            self.sorted.insert(i, key)
+
+    def clear(self) -> None:
+        self.sorted.clear()
+
+
+def _common(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n

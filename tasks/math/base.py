@@ -14,7 +14,10 @@ PERCENT_RE = re.compile(r"percent|%")
 
 class MathTask(TaskBase):
     """Extraction: boxed, "The answer is", "Answer:", "####", last number. Equality: numbers
-    exactly, else math-verify. 50% = 0.5 only for problems whose meta says `percent`."""
+    exactly, else math-verify. 50% = 0.5 only for problems whose meta says `percent`.
+    A step is a paragraph (PRM800K, search-and-learn): chains of thought break lines inside steps."""
+
+    step_separator = "\n\n"
 
     def extract(self, completion: str) -> str | None:
         return extract_math(completion).answer
@@ -37,11 +40,6 @@ class MathTask(TaskBase):
             for i, ok in zip(idx, equal):
                 verdicts[i] = Verdict(ok, "equal" if ok else f"expected {problems[i].reference}")
         return verdicts
-
-    def steps(self, completion: str) -> list[str]:
-        """Paragraphs when the solution has blank lines (PRM800K style), else lines."""
-        sep = "\n\n" if "\n\n" in completion.strip() else "\n"
-        return [s.strip() for s in completion.split(sep) if s.strip()]
 
     def canonical(self, answer: str) -> str:
         return canonical_number(strip_decorations(answer)[0])
