@@ -96,7 +96,7 @@ def task_figure(agg: pd.DataFrame, task: str) -> go.Figure:
                     add(col, front[col].tolist(), front["accuracy"].tolist(),
                         _envelope_name(label, col, several),
                         [f"{m}@{b} · {c}" for m, b, c in front[["method", "budget", "checkpoint"]]
-                         .itertuples(index=False)])
+                         .itertuples(index=False)], visible=len(front) > 0)
                 else:
                     add(col, [], [], "", [], False)
             shown = views[default]
