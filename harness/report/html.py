@@ -13,7 +13,13 @@ from plotly.colors import qualitative
 from plotly.offline import get_plotlyjs
 
 from harness.files import atomic_write, check_writable_dir
-from harness.report.stats import TOKEN_AXES, aggregate, efficiency, envelopes, paired_differences
+from harness.report.stats import (
+    TOKEN_AXES,
+    aggregate,
+    efficiency,
+    envelopes,
+    paired_differences,
+)
 from harness.store import load_failures, load_records
 
 # x-axis choices (column, label); the first is the default view. FLOPs come first because they
