@@ -13,12 +13,21 @@ from plotly.colors import qualitative
 from plotly.offline import get_plotlyjs
 
 from harness.files import atomic_write, check_writable_dir
-from harness.report.stats import aggregate, efficiency, envelope, paired_differences
+from harness.report.stats import (
+    TOKEN_AXES,
+    aggregate,
+    efficiency,
+    envelopes,
+    paired_differences,
+)
 from harness.store import load_failures, load_records
 
-# x-axis choices (column, label); the first is the default view.
-AXES = [("generated_tokens", "generated tokens / problem"), ("flops", "inference FLOPs / problem"),
-        ("wall_s", "wall seconds / problem")]
+# x-axis choices (column, label); the first is the default view. FLOPs come first because they
+# alone count every model call at its price: the verifier's (a PRM reads each solution, which shows
+# in prompt tokens and FLOPs, never in generated tokens) and every checkpoint's size.
+AXES = [("flops", "inference FLOPs / problem (policy + verifier)"),
+        ("generated_tokens", "generated tokens / problem (policy only: verifier and prompts not counted)"),
+        ("wall_s", "wall seconds / problem (policy + verifier)")]
 
 
 def _series(agg: pd.DataFrame, task: str) -> list[tuple[str, pd.DataFrame]]:
@@ -27,45 +36,85 @@ def _series(agg: pd.DataFrame, task: str) -> list[tuple[str, pd.DataFrame]]:
             for (c, m), g in sub.groupby(["checkpoint", "method"], sort=True)]
 
 
+def axes_for(sub: pd.DataFrame) -> list[tuple[str, str]]:
+    """The x-axis choices for a task's points, default first: FLOPs, unless no point has any
+    (a backend that cannot count them), where a log axis would have nothing to show."""
+    if (sub["flops"] > 0).any():
+        return AXES
+    return [a for a in AXES if a[0] != "flops"] + [a for a in AXES if a[0] == "flops"]
+
+
+def _envelope_name(label: str, col: str, several: bool) -> str:
+    if col in TOKEN_AXES:
+        return "compute-optimal envelope (unverified methods)" + (f" · {label}" if several else "")
+    return "compute-optimal envelope" + (" (all checkpoints)" if several else "")
+
+
 def task_figure(agg: pd.DataFrame, task: str) -> go.Figure:
     """Accuracy vs compute for one task: a line per method with its 95 % band, the
     compute-optimal envelope, and a menu that switches the x-axis (data for every axis is
-    precomputed: the envelope differs by axis)."""
+    precomputed: the envelope differs by axis).
+
+    The envelope is a staircase through measured points only (the best accuracy reachable with at
+    most that compute), never a line between them that no configuration runs. On a token axis
+    there is one envelope per checkpoint (`envelopes`).
+    """
+    sub = agg[agg["task"] == task]
+    axes = axes_for(sub)
     fig = go.Figure()
-    xy: dict[str, tuple[list, list]] = {col: ([], []) for col, _ in AXES}
+    # Per axis, the full restyle of every trace (x, y, name, hover text, visible), in trace order.
+    views: dict[str, dict[str, list]] = {col: {"x": [], "y": [], "name": [], "text": [], "visible": []}
+                                         for col, _ in axes}
+
+    def add(col: str, x: list, y: list, name: str, text: list | None = None, visible: bool = True) -> None:
+        for k, v in (("x", x), ("y", y), ("name", name), ("text", text), ("visible", visible)):
+            views[col][k].append(v)
+
+    default = axes[0][0]
     for i, (name, g) in enumerate(_series(agg, task)):
         color = qualitative.Dark24[i % len(qualitative.Dark24)]  # enough for a dozen methods
         band_y = g["ci_high"].tolist() + g["ci_low"].tolist()[::-1]
-        for col, _ in AXES:
-            x = g[col].tolist()
-            xy[col][0].extend([x + x[::-1], x])
-            xy[col][1].extend([band_y, g["accuracy"].tolist()])
-        x = g[AXES[0][0]].tolist()
-        fig.add_trace(go.Scatter(x=x + x[::-1], y=band_y, mode="lines", fill="toself", fillcolor=color,
-                                 opacity=0.18, line={"width": 0}, hoverinfo="skip", legendgroup=name,
-                                 showlegend=False))
         text = [f"{name} @ {b}<br>acc {a:.3f} [{lo:.3f}, {hi:.3f}]<br>n={n}"
                 for b, a, lo, hi, n in zip(g["budget"], g["accuracy"], g["ci_low"], g["ci_high"], g["n"])]
+        for col, _ in axes:
+            x = g[col].tolist()
+            add(col, x + x[::-1], band_y, name)
+            add(col, x, g["accuracy"].tolist(), name, text)
+        x = g[default].tolist()
+        fig.add_trace(go.Scatter(x=x + x[::-1], y=band_y, mode="lines", fill="toself", fillcolor=color,
+                                 opacity=0.18, line={"width": 0}, hoverinfo="skip", legendgroup=name,
+                                 showlegend=False, name=name))
         # Error bars too: a method with one point (greedy) has no band to draw.
         error = {"type": "data", "array": (g["ci_high"] - g["accuracy"]).tolist(),
                  "arrayminus": (g["accuracy"] - g["ci_low"]).tolist(), "thickness": 1, "width": 3}
         fig.add_trace(go.Scatter(x=x, y=g["accuracy"].tolist(), mode="lines+markers", name=name,
                                  line={"color": color}, legendgroup=name, text=text, error_y=error,
                                  hovertemplate="%{text}<br>x=%{x:.3g}<extra></extra>"))
-    fronts = {col: envelope(agg[agg["task"] == task], col) for col, _ in AXES}
-    if agg[agg["task"] == task]["method"].nunique() > 1:
-        for col, _ in AXES:
-            xy[col][0].append(fronts[col][col].tolist())
-            xy[col][1].append(fronts[col]["accuracy"].tolist())
-        first = fronts[AXES[0][0]]
-        fig.add_trace(go.Scatter(x=first[AXES[0][0]].tolist(), y=first["accuracy"].tolist(), mode="lines",
-                                 name="compute-optimal envelope", line={"color": "black", "dash": "dash"},
-                                 hoverinfo="skip"))
-    buttons = [dict(label=label, method="update", args=[{"x": xy[col][0], "y": xy[col][1]},
-                                                        {"xaxis.title.text": label}])
-               for col, label in AXES]
+    if sub["method"].nunique() > 1:
+        fronts = {col: envelopes(sub, col) for col, _ in axes}
+        several = sub["checkpoint"].nunique() > 1
+        # Every axis restyles the same traces, so there are as many envelope traces as the axis
+        # with the most envelopes needs; the others hide theirs.
+        for k in range(max(len(f) for f in fronts.values())):
+            for col, _ in axes:
+                if k < len(fronts[col]):
+                    label, front = fronts[col][k]
+                    add(col, front[col].tolist(), front["accuracy"].tolist(),
+                        _envelope_name(label, col, several),
+                        [f"{m}@{b} · {c}" for m, b, c in front[["method", "budget", "checkpoint"]]
+                         .itertuples(index=False)], visible=len(front) > 0)
+                else:
+                    add(col, [], [], "", [], False)
+            shown = views[default]
+            fig.add_trace(go.Scatter(x=shown["x"][-1], y=shown["y"][-1], mode="lines+markers",
+                                     name=shown["name"][-1], visible=shown["visible"][-1],
+                                     line={"color": "black", "dash": "dash", "shape": "hv"},
+                                     marker={"symbol": "circle-open", "size": 9, "color": "black"},
+                                     text=shown["text"][-1], hovertemplate="envelope: %{text}<extra></extra>"))
+    buttons = [dict(label=label, method="update", args=[views[col], {"xaxis.title.text": label}])
+               for col, label in axes]
     fig.update_layout(title=f"{task}: accuracy vs test-time compute (95 % CI bands)",
-                      xaxis={"type": "log", "title": AXES[0][1]},
+                      xaxis={"type": "log", "title": axes[0][1]},
                       yaxis={"title": "accuracy", "range": [0, 1.02]}, template="plotly_white",
                       height=520, legend={"title": "method"},
                       updatemenus=[dict(buttons=buttons, direction="down", x=1.0, xanchor="right",
@@ -85,6 +134,27 @@ def summary_table(agg: pd.DataFrame) -> pd.DataFrame:
         "gen tokens/problem": agg["generated_tokens"].map(lambda v: f"{v:.1f}"),
         "FLOPs/problem": agg["flops"].map(lambda v: f"{v:.3g}"),
         "errors": agg["errors"]})
+
+
+def efficiency_table(eff: pd.DataFrame) -> pd.DataFrame:
+    """The efficiency rows (`stats.efficiency` on FLOPs, with records) as the report shows them."""
+    def paired(r: pd.Series) -> str:
+        if pd.isna(r["paired difference"]):
+            return "n/a"
+        return f"{r['paired difference']:+.3f} [{r['paired ci_low']:+.3f}, {r['paired ci_high']:+.3f}]"
+
+    return pd.DataFrame({
+        "task": eff["task"], "checkpoint": eff["checkpoint"], "reference": eff["reference"],
+        "accuracy": eff["accuracy"].map(lambda v: f"{v:.3f}"),
+        "FLOPs": eff["flops"].map(lambda v: f"{v:.3g}"),
+        "cheapest achievable": eff["achievable"],
+        "its accuracy": eff["achievable accuracy"].map(lambda v: f"{v:.3f}"),
+        "its FLOPs": eff["achievable flops"].map(lambda v: f"{v:.3g}"),
+        "efficiency ×": eff["ratio"].map(lambda v: f"{v:.2f}"),
+        "its − reference, paired [95% CI]": eff.apply(paired, axis=1),
+        "randomized mixture": eff["mixture"],
+        "mixture FLOPs (expected)": eff["mixture flops"].map(lambda v: f"{v:.3g}"),
+        "mixture ×": eff["mixture ratio"].map(lambda v: f"{v:.2f}")})
 
 
 def _markdown(table: pd.DataFrame) -> str:
@@ -121,20 +191,22 @@ def write_report(run_dir: str | Path, out: str | Path) -> Path:
     # The reference curves: best-of-N with a real (not oracle) verifier, read from the records.
     references = sorted(set(records.loc[(records["method_name"] == "best_of_n")
                                         & (records["verifier"] != "oracle"), "method"]))
-    eff = pd.concat([efficiency(agg, r) for r in references]) if references else pd.DataFrame()
-    reference = "best-of-N"
+    eff = pd.concat([efficiency(agg, r, records=records) for r in references]) if references else pd.DataFrame()
     eff_md = ""
     eff_html = ""
     if len(eff):
-        shown = pd.DataFrame({"task": eff["task"], "checkpoint": eff["checkpoint"], "reference": eff["reference"],
-                              "accuracy": eff["accuracy"].map(lambda v: f"{v:.3f}"),
-                              "FLOPs": eff["flops"].map(lambda v: f"{v:.3g}"),
-                              "envelope FLOPs": eff["envelope flops"].map(lambda v: f"{v:.3g}"),
-                              "efficiency ×": eff["ratio"].map(lambda v: f"{v:.2f}"),
-                              "envelope method": eff["envelope method"]})
-        title = f"Compute-optimal envelope vs {reference} at matched accuracy (FLOPs)"
-        eff_md = f"\n## {title}\n\n{_markdown(shown)}"
-        eff_html = f"<h2>{html.escape(title)}</h2>{shown.to_html(index=False, escape=True, border=0)}"
+        shown = efficiency_table(eff)
+        title = "Compute-optimal envelope vs best-of-N: the cheapest configuration that matches it"
+        note = ("FLOPs per problem, policy + verifier (inference only; a checkpoint's training compute "
+                "is not counted). 'cheapest achievable' is a measured configuration with at least the "
+                "reference's accuracy; 'efficiency ×' is the reference's FLOPs over its FLOPs. "
+                "'randomized mixture' runs the second configuration on a random fraction of the "
+                "problems and the first on the rest: it reaches the reference's accuracy in "
+                "expectation, not on every run. The paired difference (same problems) shows whether "
+                "'at least as accurate' is more than noise.")
+        eff_md = f"\n## {title}\n\n{note}\n\n{_markdown(shown)}"
+        eff_html = (f"<h2>{html.escape(title)}</h2><p>{html.escape(note)}</p>"
+                    f"{shown.to_html(index=False, escape=True, border=0)}")
     paired_md = f"\n## Paired differences (over the same problems)\n\n{_markdown(paired)}" if len(paired) else ""
     paired_html = (f"<h2>Paired differences (over the same problems)</h2>"
                    f"{paired.to_html(index=False, escape=True, border=0)}" if len(paired) else "")
@@ -163,7 +235,11 @@ th{{background:#f4f4f4}}</style></head><body>
 <h1>thinkbench report: {html.escape(run)}</h1>
 <p>{len(records)} records. Accuracy = mean over problems, shaded bands = 95 % confidence intervals.
 maj@k and pass@k are exact expectations over all k-subsets of each problem's sample pool; costs are
-the expected cost of drawing k. Use the menu at the top right of a plot to change the x-axis.</p>
+the expected cost of drawing k. The x-axis is inference FLOPs per problem by default, the verifier's
+included; the menu at the top right of a plot changes it. The dashed envelope is a staircase through
+measured configurations (the best accuracy reachable with at most that compute); on the
+generated-tokens axis, which leaves out verifier compute and prices every checkpoint's tokens alike,
+each checkpoint has its own envelope over its methods without a verifier.</p>
 {figures}
 <h2>Summary</h2>
 {table.to_html(index=False, escape=True, border=0)}

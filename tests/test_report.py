@@ -1,0 +1,133 @@
+"""The report's compute-vs-accuracy claims on hand-built records, where the right answer is known:
+efficiency against best-of-N from achievable configurations only, envelopes that never connect
+what no configuration runs, and verifier compute on the default axis."""
+from __future__ import annotations
+
+from dataclasses import MISSING, fields
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness.contracts import Record
+from harness.report import write_report
+from harness.report.html import task_figure
+from harness.report.stats import aggregate, efficiency, envelopes
+
+N = 100  # problems per configuration: accuracies are exact multiples of 1/N
+
+
+def rows(method: str, budget: int, accuracy: float, *, checkpoint: str = "c", generated: float = 10.0,
+         flops: float = 1.0, prompt: float = 5.0, verifier: str | None = None,
+         method_name: str | None = None) -> list[dict]:
+    """N records of one configuration: the first accuracy·N problems right, costs per problem."""
+    defaults = {f.name: (None if f.default is MISSING else f.default) for f in fields(Record)}
+    right = round(accuracy * N)
+    return [defaults | {
+        "run": "r", "task": "t", "checkpoint": checkpoint, "method": method, "budget": budget,
+        "method_name": method_name or method.split("(")[0], "verifier": verifier, "seed": 0,
+        "problem_id": f"p{i}", "correct": float(i < right), "generated_tokens": generated,
+        "prompt_tokens": prompt, "flops": flops, "wall_s": flops / 1e9} for i in range(N)]
+
+
+def frame(*groups: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([r for g in groups for r in g], columns=Record.columns())
+
+
+BON = "best_of_n(verifier=prm)"
+
+
+def issue_case() -> pd.DataFrame:
+    """The issue's synthetic case: best-of-16 at 0.50 for 100 FLOPs; majority@1 at 0.46 for 1 and
+    majority@8 at 0.56 for 50. Interpolating the envelope in log-compute between the two
+    majorities puts 0.50 at 50^0.4 ≈ 4.8 FLOPs (≈ 21×), which no configuration runs."""
+    return frame(rows(BON, 16, 0.50, flops=100.0, verifier="prm"),
+                 rows("majority", 1, 0.46, flops=1.0), rows("majority", 8, 0.56, flops=50.0))
+
+
+def test_efficiency_uses_achievable_configurations_only() -> None:
+    records = issue_case()
+    (row,) = efficiency(aggregate(records), BON, records=records).to_dict("records")
+    assert row["achievable"] == "majority@8"
+    assert row["ratio"] == pytest.approx(2.0)            # was ≈ 20.9 from log interpolation
+    # Time-sharing: majority@8 on 40 % of problems, majority@1 on the rest: 0.50 in expectation.
+    assert row["mixture flops"] == pytest.approx(0.6 * 1 + 0.4 * 50)
+    assert row["mixture ratio"] == pytest.approx(100 / 20.6)
+    assert row["mixture"] == "0.60·majority@1 + 0.40·majority@8"
+    assert row["paired n"] == N and row["paired difference"] == pytest.approx(0.06)
+
+
+def test_report_prints_the_achievable_ratio(tmp_path: Path) -> None:
+    (tmp_path / "run" / "records").mkdir(parents=True)
+    issue_case().to_parquet(tmp_path / "run" / "records" / "part-0.parquet")
+    write_report(tmp_path / "run", tmp_path / "rep")
+    summary = (tmp_path / "rep" / "summary.md").read_text()
+    line = next(x for x in summary.splitlines() if x.startswith(f"| t | c | {BON}@16 |"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[5:9] == ["majority@8", "0.560", "50", "2.00"]  # cheapest achievable, its acc/FLOPs, ×
+    assert cells[11:] == ["20.6", "4.85"]                          # the mixture, labelled as one
+    assert "randomized mixture" in summary and "20.9" not in summary
+
+
+def test_a_reference_nothing_cheaper_matches_is_its_own_winner() -> None:
+    records = frame(rows(BON, 4, 0.9, flops=10.0, verifier="prm"), rows("majority", 4, 0.5, flops=8.0))
+    (row,) = efficiency(aggregate(records), BON).to_dict("records")
+    assert row["achievable"] == f"{BON}@4" and row["ratio"] == 1.0 and row["mixture ratio"] == 1.0
+    with pytest.raises(ValueError, match="token axis"):
+        efficiency(aggregate(records), BON, x="generated_tokens")
+
+
+def two_checkpoints() -> pd.DataFrame:
+    """A small and a large checkpoint: per token the large one looks free, per FLOP it is not."""
+    return frame(rows("majority", 1, 0.3, checkpoint="small", generated=10, flops=2e7),
+                 rows("majority", 16, 0.5, checkpoint="small", generated=160, flops=3.2e8),
+                 rows(BON, 16, 0.6, checkpoint="small", generated=160, flops=4e8, verifier="prm"),
+                 rows("greedy", 1, 0.7, checkpoint="big", generated=10, flops=2e10))
+
+
+def test_token_envelopes_never_span_checkpoints() -> None:
+    agg = aggregate(two_checkpoints())
+    by_ckpt = dict(envelopes(agg, "generated_tokens"))
+    assert set(by_ckpt) == {"small", "big"}
+    for ckpt, front in by_ckpt.items():
+        assert set(front["checkpoint"]) == {ckpt}
+    # Verifier-scored points are off the token envelope: their verifier's compute is not on it.
+    assert list(by_ckpt["small"]["method"]) == ["majority", "majority"]
+    ((_, flops_front),) = envelopes(agg, "flops")  # FLOPs price both sizes: one envelope
+    assert list(zip(flops_front["checkpoint"], flops_front["method"], flops_front["budget"])) == [
+        ("small", "majority", 1), ("small", "majority", 16), ("small", BON, 16), ("big", "greedy", 1)]
+
+
+def test_figure_envelopes_are_staircases_of_one_checkpoint_per_token_axis() -> None:
+    fig = task_figure(aggregate(two_checkpoints()), "t")
+    envelope_traces = [i for i, t in enumerate(fig.data) if t.line.dash == "dash"]
+    assert envelope_traces and all(fig.data[i].line.shape == "hv" for i in envelope_traces)
+    views = {b.label: b.args[0] for b in fig.layout.updatemenus[0].buttons}
+    tokens = next(v for label, v in views.items() if label.startswith("generated tokens"))
+    shown = [i for i in envelope_traces if tokens["visible"][i]]
+    ckpts = [{t.rsplit(" · ", 1)[1] for t in tokens["text"][i]} for i in shown]
+    assert sorted(map(sorted, ckpts)) == [["big"], ["small"]]
+    flops = next(v for label, v in views.items() if label.startswith("inference FLOPs"))
+    (spanning,) = [i for i in envelope_traces if flops["visible"][i]]
+    assert {t.rsplit(" · ", 1)[1] for t in flops["text"][spanning]} == {"small", "big"}
+
+
+def test_verifier_compute_shows_on_the_default_axis() -> None:
+    """best-of-N with a PRM generates what majority generates, then pays the PRM (prompt tokens
+    and FLOPs): on the default axis it must sit to the right of majority."""
+    params, prm_params, gen, prompt = 1e6, 1e6, 40.0, 20.0
+    policy_flops = 2 * params * (prompt + gen)
+    agg = aggregate(frame(
+        rows("majority", 4, 0.5, generated=gen, prompt=prompt, flops=policy_flops),
+        rows(BON, 4, 0.6, generated=gen, prompt=prompt + 4 * (prompt + gen),
+             flops=policy_flops + 2 * prm_params * 4 * (prompt + gen), verifier="prm")))
+    fig = task_figure(agg, "t")
+    x = {t.name: t.x[0] for t in fig.data if t.mode == "lines+markers" and t.line.dash != "dash"}
+    assert x[BON] > x["majority"]
+    assert "verifier" in fig.layout.xaxis.title.text
+
+
+def test_default_axis_falls_back_where_no_flops_are_counted() -> None:
+    agg = aggregate(frame(rows("majority", 4, 0.5, generated=40, flops=0.0),
+                          rows("greedy", 1, 0.4, generated=10, flops=0.0)))
+    assert task_figure(agg, "t").layout.xaxis.title.text.startswith("generated tokens")
