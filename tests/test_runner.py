@@ -1,4 +1,5 @@
 """Matrix → records → report on a real tiny checkpoint: resume, errors on rows, determinism."""
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,10 @@ def test_run_records_resume_and_report(tiny_ckpt: Path, tmp_path: Path) -> None:
                 "correct", "prompt_tokens", "cached_tokens", "generated_tokens", "flops", "wall_s", "error"):
         assert col in df.columns, col
     assert len(df) == 48 and df["error"].isna().all()
+    # The backend's resolved settings are on every row (device, dtype, attention, chat template).
+    backend = json.loads(df["backend_config"].iloc[0])
+    assert (backend["device"], backend["dtype"], backend["attention"], backend["chat_template"]) == \
+        ("cpu", "float32", "eager", False)
     assert (df["generated_tokens"] > 0).all() and (df["flops"] > 0).all()
 
     # One pool feeds every pooled cell: maj@1 = pass@1 = sample accuracy, per problem.
@@ -92,3 +97,22 @@ def test_a_failing_check_is_recorded_on_its_row(tiny_ckpt: Path, tmp_path: Path)
     assert set(bad["problem_id"]) == {FlakyAddition().problems("test", 6, 0)[1].id}
     assert bad["error"].str.contains("checker exploded").all()
     assert len(bad) == 8 and len(df) == 48  # every cell recorded it; the other rows are fine
+
+
+def test_a_cells_cost_does_not_depend_on_what_ran_before(tiny_ckpt: Path, tmp_path: Path) -> None:
+    """A judge-scored cell costs the same alone and after other cells (the judge's caches are
+    reset per cell; prompt costs depend on the prompts, not on batch layout)."""
+    def judged(budgets: list[int]):
+        return parse_matrix({
+            "name": "j", "tasks": [{"name": "addition", "params": {"digits": 4}, "n_problems": 6}],
+            "checkpoints": [{"name": "tiny", "path": str(tiny_ckpt)}],
+            "methods": ["greedy", {"name": "beam", "verifier": {"name": "judge", "path": str(tiny_ckpt), "n": 2},
+                                   "budgets": budgets}],
+            "generation": {"temperature": 1.0, "max_tokens": 40}, "seeds": [0]}, "j.yaml")
+
+    run_matrix(judged([4, 8]), tmp_path / "both", quiet=True)
+    run_matrix(judged([8]), tmp_path / "alone", quiet=True)
+    cols = ["problem_id", "prompt_tokens", "cached_tokens", "generated_tokens", "flops"]
+    both, alone = (pd.read_parquet(tmp_path / d / "records") for d in ("both", "alone"))
+    pick = lambda df: df[df["budget"] == 8][cols].sort_values("problem_id").reset_index(drop=True)  # noqa: E731
+    pd.testing.assert_frame_equal(pick(both), pick(alone))
