@@ -91,6 +91,33 @@ def test_cuda_greedy_matches_cpu(tiny_ckpt: Path) -> None:
     assert [c[0].text for c in cpu] == [c[0].text for c in gpu]
 
 
+def test_dtype_defaults_per_device() -> None:
+    """float32 on CPU whatever the checkpoint; on GPU the checkpoint's own dtype unless set."""
+    from harness.backends.hf import resolve_dtype
+
+    assert resolve_dtype("auto", "cpu", torch.bfloat16) == torch.float32
+    assert resolve_dtype("auto", "cuda", torch.bfloat16) == torch.bfloat16
+    assert resolve_dtype("auto", "cuda:1", "bfloat16") == torch.bfloat16
+    assert resolve_dtype("auto", "cuda", None) == torch.float32
+    assert resolve_dtype("float16", "cpu", torch.bfloat16) == torch.float16
+
+
+@pytest.mark.gpu
+def test_cuda_runs_a_bf16_checkpoint_in_bf16_with_the_same_costs(tiny_ckpt: Path, tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    AutoModelForCausalLM.from_pretrained(tiny_ckpt, dtype=torch.bfloat16).save_pretrained(tmp_path / "bf16")
+    AutoTokenizer.from_pretrained(tiny_ckpt).save_pretrained(tmp_path / "bf16")
+    gpu = HFPolicy(tmp_path / "bf16", HFConfig(device="cuda"))
+    cpu = HFPolicy(tmp_path / "bf16", HFConfig(device="cpu"))
+    assert gpu.settings()["dtype"] == "bfloat16" and cpu.settings()["dtype"] == "float32"
+    assert next(gpu.model.parameters()).dtype == torch.bfloat16
+    a, costs_gpu = gpu.generate(PROMPTS, n=4, temperature=1.0, max_tokens=20, seed=0)
+    b, costs_cpu = cpu.generate(PROMPTS, n=4, temperature=1.0, max_tokens=20, seed=0)
+    assert all(len(x) == 4 for x in a)
+    assert [(c.prompt_tokens, c.cached_tokens) for c in costs_gpu] == [(c.prompt_tokens, c.cached_tokens) for c in costs_cpu]
+
+
 def test_prefix_cache_changes_cost_not_results(tiny_ckpt: Path) -> None:
     plain, cached = HFPolicy(tiny_ckpt, HFConfig(prefix_cache_mb=0)), HFPolicy(tiny_ckpt)
     for kwargs in ({"temperature": 0.0}, {"n": 3, "temperature": 1.0, "seed": 5}):
