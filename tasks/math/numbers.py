@@ -8,6 +8,11 @@ from fractions import Fraction
 # A number as people write it in final answers: sign, thousands separators, decimals, a fraction.
 NUMBER_RE = re.compile(r"-?\$?\s?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\$?\.\d+")
 _THOUSANDS_RE = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
+# The exact fast path handles numbers people write as answers. Beyond these bounds a number is
+# not "plain": building it exactly would cost seconds and gigabytes ("1e10000000") or break
+# str() (Python's 4300-digit limit), so it goes to the math-verify worker, which has a deadline.
+MAX_CHARS = 400
+MAX_EXPONENT = 400
 
 
 def parse_number(text: str | None) -> Fraction | None:
@@ -26,15 +31,34 @@ def parse_number(text: str | None) -> Fraction | None:
         if not _THOUSANDS_RE.match(s):
             return None
         s = s.replace(",", "")
+    if len(s) > MAX_CHARS:
+        return None
     try:
         if "/" in s:
             num, den = s.split("/", 1)
-            value = Fraction(Decimal(num)) / Fraction(Decimal(den))
+            parts = [_bounded_decimal(num), _bounded_decimal(den)]
+            if None in parts:
+                return None
+            value = Fraction(parts[0]) / Fraction(parts[1])
         else:
-            value = Fraction(Decimal(s))
+            dec = _bounded_decimal(s)
+            if dec is None:
+                return None
+            value = Fraction(dec)
     except (InvalidOperation, ValueError, ZeroDivisionError):
         return None
     return sign * value
+
+
+def _bounded_decimal(s: str) -> Decimal | None:
+    """`Decimal(s)` when it is finite with a moderate exponent ("inf", "nan", "1e5000": None)."""
+    try:
+        dec = Decimal(s)
+    except (InvalidOperation, ValueError):
+        return None
+    if not dec.is_finite() or abs(dec.as_tuple().exponent) > MAX_EXPONENT:
+        return None
+    return dec
 
 
 def last_number(text: str) -> str | None:
