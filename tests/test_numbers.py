@@ -44,3 +44,10 @@ def test_bounds_keep_ordinary_big_numbers() -> None:
     assert parse_number("1e300") == 10**300
     assert parse_number("1,000,000,000,000") == 10**12
     assert canonical_number("2.5e-3") == "1/400"
+
+
+def test_spaces_are_thousands_separators_or_mixed_numbers() -> None:
+    assert parse_number("1 000") == 1000 and parse_number("12 345 678") == 12345678
+    assert parse_number("4 4/9") == parse_number("40/9")  # not 44/9
+    assert parse_number("-2 1/2") == parse_number("-2.5")
+    assert parse_number("1 2") is None and parse_number("4 10/3") is None  # not one number

@@ -23,6 +23,9 @@ from tasks.math.numbers import parse_number
 
 UNIT_RE = re.compile(r"^(.*?\d)\s*(?:\\text\{\s*[a-zA-Z ]+\}|\\mbox\{[^}]*\}|[a-zA-Z][a-zA-Z .]*)$")
 TEXT_WRAP_RE = re.compile(r"\\(?:text|textbf|mathrm)\{([^{}]*)\}")
+# \frac{1}{2}, \dfrac, \tfrac, \frac12, -\frac{3}{4}, \frac{-3}{4} and mixed 2\frac{1}{2}.
+LATEX_FRAC_RE = re.compile(r"(?P<sign>-)?\s*(?P<whole>\d{1,9})?\s*\\[dt]?frac\s*"
+                           r"(?:\{\s*(?P<num>-?\d+(?:\.\d+)?)\s*\}\s*\{\s*(?P<den>\d+(?:\.\d+)?)\s*\}|(?P<n1>\d)(?P<d1>\d))")
 
 
 def strip_decorations(answer: str) -> tuple[str, bool]:
@@ -44,10 +47,16 @@ def as_number(answer: str) -> tuple[Fraction | None, bool]:
     """The exact value of a plain numeric answer (after stripping decorations), and its %-flag."""
     s, percent = strip_decorations(answer)
     s = TEXT_WRAP_RE.sub(r"\1", s)
-    frac = re.fullmatch(r"-?\\[dt]?frac\{(-?\d+)\}\{(\d+)\}", s)
+    frac = LATEX_FRAC_RE.fullmatch(s)
     if frac:
-        value = parse_number(f"{frac.group(1)}/{frac.group(2)}")
-        return (-value if s.startswith("-") and value is not None else value), percent
+        num, den = frac.group("num") or frac.group("n1"), frac.group("den") or frac.group("d1")
+        value = parse_number(f"{num}/{den}")
+        if value is not None and frac.group("whole"):
+            # A mixed number (MATH writes 2\frac{1}{2} for 5/2) needs a proper fraction.
+            if not 0 < value < 1:
+                return None, percent
+            value += int(frac.group("whole"))
+        return (-value if frac.group("sign") and value is not None else value), percent
     return parse_number(s), percent
 
 

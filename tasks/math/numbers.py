@@ -8,6 +8,8 @@ from fractions import Fraction
 # A number as people write it in final answers: sign, thousands separators, decimals, a fraction.
 NUMBER_RE = re.compile(r"-?\$?\s?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\$?\.\d+")
 _THOUSANDS_RE = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
+_SPACED_THOUSANDS_RE = re.compile(r"^\d{1,3}( \d{3})+(\.\d+)?$")
+_MIXED_RE = re.compile(r"^(\d{1,9})\s+(\d{1,9})/(\d{1,9})$")
 # The exact fast path handles numbers people write as answers. Beyond these bounds a number is
 # not "plain": building it exactly would cost seconds and gigabytes ("1e10000000") or break
 # str() (Python's 4300-digit limit), so it goes to the math-verify worker, which has a deadline.
@@ -20,12 +22,22 @@ def parse_number(text: str | None) -> Fraction | None:
     if text is None:
         return None
     s = text.strip().rstrip(".").strip()
-    s = s.replace("$", "").replace(" ", "")
+    s = s.replace("$", "").strip()
     if not s:
         return None
     sign = 1
     if s[0] in "+-":
-        sign, s = (-1 if s[0] == "-" else 1), s[1:]
+        sign, s = (-1 if s[0] == "-" else 1), s[1:].strip()
+    if " " in s:
+        # A space is a thousands separator ("1 000") or splits a mixed number ("4 4/9" = 40/9);
+        # anything else ("1 2") is not one number.
+        mixed = _MIXED_RE.match(s)
+        if mixed:
+            whole, num, den = (int(g) for g in mixed.groups())
+            return sign * (whole + Fraction(num, den)) if 0 < num < den else None
+        if not _SPACED_THOUSANDS_RE.match(s):
+            return None
+        s = s.replace(" ", "")
     if "," in s:
         # Only thousands separators are dropped: "1,5" is not 15.
         if not _THOUSANDS_RE.match(s):
@@ -70,8 +82,11 @@ def last_number(text: str) -> str | None:
 def canonical_number(text: str) -> str:
     """A voting key: equal numbers give equal keys; non-numbers are kept as stripped text."""
     value = parse_number(text)
-    if value is None:
-        return text.strip()
+    return text.strip() if value is None else fraction_key(value)
+
+
+def fraction_key(value: Fraction) -> str:
+    """An exact number as a voting key: "7", "-1/2"."""
     return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
 
 
