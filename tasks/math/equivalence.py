@@ -22,6 +22,8 @@ from pathlib import Path
 from tasks.math.numbers import parse_number
 
 UNIT_RE = re.compile(r"^(.*?\d)\s*(?:\\text\{\s*[a-zA-Z ]+\}|\\mbox\{[^}]*\}|[a-zA-Z][a-zA-Z .]*)$")
+THOUSANDS_MARK_RE = re.compile(r"(?<=\d),\\!\s*(?=\d{3})|(?<=\d)\{,\}(?=\d{3})")
+MATHRM_LETTER_RE = re.compile(r"\\mathrm\{([A-Za-z])\}")
 TEXT_WRAP_RE = re.compile(r"\\(?:text|textbf|mathrm)\{([^{}]*)\}")
 # \frac{1}{2}, \dfrac, \tfrac, \frac12, -\frac{3}{4}, \frac{-3}{4} and mixed 2\frac{1}{2}.
 LATEX_FRAC_RE = re.compile(r"(?P<sign>-)?\s*(?P<whole>\d{1,9})?\s*\\[dt]?frac\s*"
@@ -31,10 +33,12 @@ LATEX_FRAC_RE = re.compile(r"(?P<sign>-)?\s*(?P<whole>\d{1,9})?\s*\\[dt]?frac\s*
 def strip_decorations(answer: str) -> tuple[str, bool]:
     """Remove "$", "\\!", a trailing percent sign and trailing unit words; say if "%" was there."""
     s = answer.strip().rstrip(".").strip()
+    s = THOUSANDS_MARK_RE.sub(",", s)  # 11,\! 111 and 14{,}916 are thousands separators
     s = s.replace("\\$", "").replace("\\!", "").replace("\\,", "").strip()
     if s.startswith("$") and s.endswith("$") and len(s) > 1 and s.count("$") == 2:
         s = s[1:-1].strip()
-    s = s.lstrip("$").strip()
+    if s.count("$") == 1:  # a currency sign, not math delimiters ("$1$ and $2$" stays)
+        s = s.lstrip("$").strip()
     percent = s.endswith("%")
     s = s.rstrip("%").removesuffix("\\").strip()
     m = UNIT_RE.match(s)
@@ -80,11 +84,33 @@ def _verify(pred: str, gold: str) -> bool:
     def wrap(s: str) -> str:
         return s if "$" in s or "\\boxed" in s else f"${s}$"
 
+    # \mathrm{e} cuts math-verify's parse short ("1 - \frac{1}{\mathrm{e}}" read as "1"):
+    # a one-letter \mathrm is just that letter.
+    pred, gold = (MATHRM_LETTER_RE.sub(r"\1", s) for s in (pred, gold))
     g = parse(wrap(gold), parsing_timeout=None)
     p = parse(wrap(pred), parsing_timeout=None)
     if not g or not p:
         return False
-    return bool(verify(g, p, timeout_seconds=None))
+    # An inequality and the interval it describes are one answer, either way round.
+    if not verify(g, p, timeout_seconds=None, allow_set_relation_comp=True):
+        return False
+    return not _exact_values_differ(g[0], p[0])
+
+
+def _exact_values_differ(a: object, b: object) -> bool:
+    """True when both sides are exact rational numbers that differ. math-verify compares
+    numbers to a float tolerance, so 1/2004! "equals" 1/2006! and 1/2^99 "equals" 1/2^98."""
+    import sympy
+
+    values = []
+    for x in (a, b):
+        if not isinstance(x, sympy.Basic) or not x.is_number or x.has(sympy.Float):
+            return False
+        value = x.doit()
+        if not value.is_Rational:
+            return False
+        values.append(value)
+    return values[0] != values[1]
 
 
 def worker_main() -> None:
