@@ -30,8 +30,9 @@ JOINER_RE = re.compile(r"^(?:\s|\$|,|;|and|or|&|\\quad|\\qquad|\\,|\\;|\\text\{[
 # "final answer is ..." or "Final Answer: ...", math-verify's highest-priority anchor.
 FINAL_RE = re.compile(r"final answer[^\n]{0,100}?(?:\s+is\s*[:：]?|\s*[:：])\s*(\S.*)",
                                 re.IGNORECASE)
-MATH_ENV_RE = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|(?<![\\\d])\$((?:\\\$|[^\n$])+?)(?<!\\)\$|\\\((.+?)\\\)",
-                         re.DOTALL)
+DELIM_RE = re.compile(r"\\\$|\$\$|\\\[|\\\]|\\\(|\\\)|\$")
+CLOSER = {"$$": "$$", "\\[": "\\]", "\\(": "\\)", "$": "$"}
+MAX_SPAN = 5000
 # A number that is not part of a word or a longer number; thousands separators, decimals,
 # a mixed number or a fraction, an optional percent sign.
 NUMBER_RE = re.compile(
@@ -49,19 +50,28 @@ class Extraction:
     rule: str  # "boxed", "answer_is", "answer_colon", "hash", "math", "last_number" or "none"
 
 
+def _matching_braces(text: str) -> dict[int, int]:
+    """Index of each "{" -> index of its "}" (one pass: many unclosed boxes stay linear)."""
+    match, stack = {}, []
+    for m in re.finditer(r"[{}]", text):
+        if m.group() == "{":
+            stack.append(m.start())
+        elif stack:
+            match[stack.pop()] = m.start()
+    return match
+
+
 def _boxes(text: str) -> list[tuple[int, int, str]]:
     """(start, end, content) of every `\\boxed{...}` with balanced braces, or `\\boxed x`."""
     out = []
+    braces: dict[int, int] | None = None
     for m in BOX_RE.finditer(text):
         i = m.end()
         if i < len(text) and text[i] == "{":
-            depth = 0
-            for j in range(i, len(text)):
-                depth += {"{": 1, "}": -1}.get(text[j], 0)
-                if depth == 0:
-                    out.append((m.start(), j + 1, text[i + 1:j].strip()))
-                    break
-            continue  # unbalanced: not a box
+            braces = _matching_braces(text) if braces is None else braces
+            if i in braces:  # else unbalanced: not a box
+                out.append((m.start(), braces[i] + 1, text[i + 1:braces[i]].strip()))
+            continue
         word = re.match(r"[^\s$]+", text[i:])
         if word:
             out.append((m.start(), i + word.end(), word.group(0)))
@@ -103,12 +113,30 @@ def _looks_like_math(content: str) -> bool:
 
 
 def _math_spans(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, content) of the math environments that look like math."""
+    """(start, end, content) of the math environments (`$$ $$`, `\\[ \\]`, `$ $`, `\\( \\)`) that
+    look like math. One pass over the delimiters, so unclosed ones cost no rescans; an inline
+    `$` closes on its own line, and an opener left unclosed for MAX_SPAN characters is dropped."""
     out = []
-    for m in MATH_ENV_RE.finditer(text):
-        content = next(g for g in m.groups() if g is not None)
-        if _looks_like_math(content):
-            out.append((m.start(), m.end(), content))
+    opened: tuple[str, int, int, int] | None = None  # (delimiter, start, content start, line end)
+    for m in DELIM_RE.finditer(text):
+        tok = m.group()
+        if tok == "\\$":
+            continue
+        if opened is not None:
+            delim, start, body, line_end = opened
+            crosses_line = line_end < m.start()
+            if tok == CLOSER[delim] and not (delim == "$" and crosses_line):
+                content = text[body:m.start()]
+                if _looks_like_math(content):
+                    out.append((start, m.end(), content))
+                opened = None
+                continue
+            if (not crosses_line) if delim == "$" else m.start() - body <= MAX_SPAN:
+                continue  # still inside the open environment
+            opened = None  # never closed: drop it, and see if this token opens one
+        if tok in CLOSER and not (tok == "$" and m.start() > 0 and text[m.start() - 1].isdigit()):
+            line_end = text.find("\n", m.end())
+            opened = (tok, m.start(), m.end(), len(text) if line_end < 0 else line_end)
     return out
 
 
