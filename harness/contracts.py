@@ -192,6 +192,7 @@ class Task(Protocol):
     def check_many(self, answers: list[str | None], problems: list[Problem]) -> list[Verdict]: ...
     def steps(self, completion: str) -> list[str]: ...
     def canonical(self, answer: str) -> str: ...
+    def voting_keys(self, answers: list[str | None], problem: Problem) -> list[str | None]: ...
     def extract_rule(self, completion: str) -> str | None: ...
 
 
@@ -221,6 +222,12 @@ class TaskBase:
     def canonical(self, answer: str) -> str:
         """The key answers are grouped by when voting: equal keys are the same answer."""
         return answer.strip()
+
+    def voting_keys(self, answers: list[str | None], problem: Problem) -> list[str | None]:
+        """The voting keys of one problem's pool of answers (None for no answer). Two answers
+        the checker finds equal must get one key; the default is `canonical` per answer, and a
+        task whose equivalence a string key cannot capture (math) clusters the pool instead."""
+        return [None if a is None else self.canonical(a) for a in answers]
 
     def extract_rule(self, completion: str) -> str | None:
         """Which extraction rule found the answer (None when the task has one rule)."""

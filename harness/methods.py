@@ -91,8 +91,39 @@ def judge_many(task: Task, problems: Sequence[Problem], completions: Sequence[Co
             except Exception as e:  # noqa: BLE001
                 correct.append(False)
                 errors[i] = errors[i] or f"{type(e).__name__}: {e}"
-    return [Sample(c, a, None if a is None else task.canonical(a), ok, err)
-            for c, a, ok, err in zip(completions, answers, correct, errors)]
+    keys = voting_keys(task, problems, answers, errors)
+    return [Sample(c, a, key, ok, err)
+            for c, a, key, ok, err in zip(completions, answers, keys, correct, errors)]
+
+
+def voting_keys(task: Task, problems: Sequence[Problem], answers: Sequence[str | None],
+                errors: list[str | None]) -> list[str | None]:
+    """Voting keys through the task's `voting_keys`, one call per problem's pool (keys agree
+    with the checker only within a problem). A failure keeps the answer's stripped text as its
+    key and its message on the sample (`errors` is updated in place), never raises."""
+    groups: dict[str, list[int]] = {}
+    for i, p in enumerate(problems):
+        groups.setdefault(p.id, []).append(i)
+    keys: list[str | None] = [None] * len(answers)
+    for idx in groups.values():
+        pool = [answers[i] for i in idx]
+        try:
+            got = task.voting_keys(pool, problems[idx[0]])
+            if len(got) != len(pool):
+                raise ValueError(f"{len(got)} keys for {len(pool)} answers")
+        except Exception as e:  # noqa: BLE001 - fall back one by one, to pin the failure down
+            got = []
+            for i, a in zip(idx, pool):
+                try:
+                    got.append(None if a is None else task.canonical(a))
+                except Exception as e1:  # noqa: BLE001
+                    got.append(a.strip())
+                    errors[i] = errors[i] or f"voting key failed: {type(e1).__name__}: {e1}"
+            if all(errors[i] is None for i in idx):
+                errors[idx[0]] = f"voting keys failed: {type(e).__name__}: {e}"
+        for i, key in zip(idx, got):
+            keys[i] = key
+    return keys
 
 
 @dataclass

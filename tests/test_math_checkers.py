@@ -1,4 +1,6 @@
 """Math extraction and equivalence on tricky pairs (the checker's credibility is the product)."""
+import time
+
 import pytest
 
 from tasks.math.equivalence import MathChecker, numeric_equal, strip_decorations
@@ -66,6 +68,21 @@ def test_a_hanging_verify_is_killed_and_the_checker_recovers(monkeypatch) -> Non
     c.close()
 
 
+@pytest.mark.parametrize("pred,gold", [
+    ("\\frac{1}{2006!}", "\\frac{1}{2004!}"), ("\\frac{1}{2^{98}}", "\\frac{1}{2^{99}}"),
+    ("\\frac{1}{3 \\cdot 2^{2006}}", "\\frac{2^{2005}+1}{3 \\cdot 2^{2006}}"),
+])
+def test_tiny_exact_numbers_are_not_equal(checker: MathChecker, pred: str, gold: str) -> None:
+    # math-verify's float tolerance calls these equal (huggingface/Math-Verify issue #14).
+    assert not checker.equal(pred, gold)
+    assert checker.equal(gold, gold.replace(" ", ""))
+
+
+def test_inequality_and_interval_either_way(checker: MathChecker) -> None:
+    assert checker.equal("x \\geq 5", "[5, \\infty)") and checker.equal("[5, \\infty)", "x \\ge 5")
+    assert not checker.equal("x > 5", "[5, \\infty)")
+
+
 def test_numeric_fast_path_is_exact() -> None:
     assert numeric_equal("1,000,000", "1e6") is True
     assert numeric_equal("0.1", "1/10") is True
@@ -89,6 +106,22 @@ def test_numeric_fast_path_is_exact() -> None:
     ("work\n#### 1,234", "1,234", "hash"),
     ("I got 3 and then 5.5 apples", "5.5", "last_number"),
     ("no digits", None, "none"),
+    # Issue 8's list: math-verify finds these, the old "last number" fallback did not.
+    ("so $x = \\boxed{-2}$ and $x = \\boxed{1}$.", "-2, 1", "boxed"),
+    ("\\boxed{(2, 2)} \\quad \\text{and} \\quad \\boxed{(6, 2)}", "(2, 2), (6, 2)", "boxed"),
+    ("the inequality holds exactly when $x \\geq 5$.", "x \\geq 5", "math"),
+    ("the product is $\\begin{pmatrix} 2 \\\\ 1 \\end{pmatrix}.$", "\\begin{pmatrix} 2 \\\\ 1 \\end{pmatrix}", "math"),
+    ("Each share is 4 4/9 pounds.", "4 4/9", "last_number"),
+    ("Dr. Zaius has 10,200 + 255 = 10,455 dollars.", "10,455", "last_number"),
+    ("The stadium holds 1 000 more people.", "1 000", "last_number"),
+    ("She spent 30% of it.", "30%", "last_number"),
+    ("\\boxed{12}. Wait, I forgot one; the final answer is 15.", "15", "answer_is"),
+    ("Therefore the side is $\\sqrt{2}.$", "\\sqrt{2}", "math"),
+    ("The code word is AZYUK2A.", None, "none"),
+    ("It costs $18 for 2 and $20 for 3, so 38 dollars.", "38", "last_number"),
+    ("Final Answer: The largest $n$ is 34.", "34", "answer_is"),
+    ("So answer is consistent.\n\n✅ Final Answer: **73**", "73", "answer_is"),
+    ("Then $9 \\times 2 = 18$", "18", "math"),
 ])
 def test_extraction_rules(text: str, answer: str | None, rule: str) -> None:
     got = extract_math(text)
@@ -97,3 +130,11 @@ def test_extraction_rules(text: str, answer: str | None, rule: str) -> None:
 
 def test_unbalanced_box_falls_back_to_an_earlier_one() -> None:
     assert last_boxed("\\boxed{3} and \\boxed{4") == "3"
+
+
+@pytest.mark.parametrize("text", ["\\boxed{" * 3000, "\\[ a " * 8000, "costs $5 and " * 8000, "$ " + "a \\( b " * 10000])
+def test_extraction_is_linear_on_unclosed_delimiters(text: str) -> None:
+    # Unclosed boxes and \[ used to be rescanned to the end from each one (seconds at 20 KB).
+    t0 = time.perf_counter()
+    extract_math(text)
+    assert time.perf_counter() - t0 < 1.0

@@ -29,3 +29,25 @@ def test_parse_number_values() -> None:
 def test_last_number() -> None:
     assert last_number("she paid $1,200 then 35.5 more") == "35.5"
     assert last_number("no digits here") is None
+
+
+@pytest.mark.parametrize("text", ["inf", "-infinity", "Infinity", "nan", "1e5000", "1e10000000", "1/1e-10000000",
+                                  pytest.param("9" * 5000, id="5000-digits")])
+def test_odd_numbers_are_not_plain_and_never_raise(text: str) -> None:
+    # Not built exactly (seconds and gigabytes for 1e10000000, an OverflowError for inf, the
+    # 4300-digit str() limit for 1e5000): they leave the fast path for the checker's worker.
+    assert parse_number(text) is None
+    assert canonical_number(text) == text.strip()
+
+
+def test_bounds_keep_ordinary_big_numbers() -> None:
+    assert parse_number("1e300") == 10**300
+    assert parse_number("1,000,000,000,000") == 10**12
+    assert canonical_number("2.5e-3") == "1/400"
+
+
+def test_spaces_are_thousands_separators_or_mixed_numbers() -> None:
+    assert parse_number("1 000") == 1000 and parse_number("12 345 678") == 12345678
+    assert parse_number("4 4/9") == parse_number("40/9")  # not 44/9
+    assert parse_number("-2 1/2") == parse_number("-2.5")
+    assert parse_number("1 2") is None and parse_number("4 10/3") is None  # not one number

@@ -75,3 +75,18 @@ def test_score_refuses_binary_and_empty_files(tmp_path: Path, capsys) -> None:
         code = main(["score", "--task", "gsm8k", *argv])
         err = capsys.readouterr().err.strip()
         assert code == 2 and len(err.splitlines()) == 1 and needle in err, err
+
+
+def test_score_survives_odd_numeric_answers(tmp_path: Path, capsys) -> None:
+    # inf raised OverflowError and 1e5000 broke str() in the fast numeric path; 1e10000000 took
+    # seconds and gigabytes to build. Each is now just a wrong answer on its own row.
+    odd = ["The answer is inf.", "The answer is infinity.", "#### 1e5000", "\\boxed{1e10000000}", "#### nan"]
+    rows = [{"problem_id": "gsm8k-test-473", "completion": c} for c in odd]
+    rows.append({"problem_id": "gsm8k-test-473", "completion": "#### 10"})
+    comp = write(tmp_path / "c.jsonl", rows)
+    out = tmp_path / "v.jsonl"
+    code = main(["score", "--task", "gsm8k", "--data", GSM, "--completions", str(comp), "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    verdicts = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [v["correct"] for v in verdicts] == [False] * len(odd) + [True]
+    assert [v["answer"] for v in verdicts[:4]] == ["inf", "infinity", "1e5000", "1e10000000"]

@@ -5,9 +5,9 @@ import re
 
 from harness.contracts import Problem, TaskBase, Verdict
 from harness.registry import ConfigError
-from tasks.math.equivalence import default_checker, strip_decorations
+from tasks.math.equivalence import as_number, default_checker, strip_decorations
 from tasks.math.extract import extract_math
-from tasks.math.numbers import canonical_number
+from tasks.math.numbers import fraction_key
 
 PERCENT_RE = re.compile(r"percent|%")
 
@@ -42,7 +42,45 @@ class MathTask(TaskBase):
         return verdicts
 
     def canonical(self, answer: str) -> str:
-        return canonical_number(strip_decorations(answer)[0])
+        """A number's exact value ("\\dfrac{1}{2}", "1/2", "0.5" -> "1/2"), else the stripped text."""
+        value = as_number(answer)[0]
+        return fraction_key(value) if value is not None else strip_decorations(answer)[0]
+
+    def voting_keys(self, answers: list[str | None], problem: Problem) -> list[str | None]:
+        """Keys that agree with `check`: numbers by exact value; any other answer takes the key
+        of the first earlier cluster whose first answer the checker finds equal to it (and that
+        has the same verdict, so a cluster never mixes right and wrong), else starts a cluster.
+        The checker's cache makes the repeated comparisons cheap."""
+        checker = default_checker()
+        percent = bool(problem.meta.get("percent"))
+        keys: list[str | None] = [None] * len(answers)
+        texts: dict[str, str] = {}  # stripped text of a non-numeric answer -> its key
+        pending: list[int] = []
+        for i, a in enumerate(answers):
+            if a is None:
+                continue
+            value = as_number(a)[0]
+            if value is not None:
+                keys[i] = fraction_key(value)
+            else:
+                pending.append(i)
+        if not pending:
+            return keys
+        firsts: dict[str, str] = {}  # cluster key -> its first answer, in pool order
+        for k, a in zip(keys, answers):
+            if k is not None:
+                firsts.setdefault(k, a)
+        distinct = list(dict.fromkeys([*firsts.values(), *(answers[i] for i in pending)]))
+        right = dict(zip(distinct, (v.correct for v in self.check_many(distinct, [problem] * len(distinct)))))
+        for i in pending:
+            text = strip_decorations(answers[i])[0]
+            if text not in texts:
+                candidates = [k for k, first in firsts.items() if right[first] == right[answers[i]]]
+                equal = checker.equal_many([(answers[i], firsts[k]) for k in candidates], percent)
+                texts[text] = next((k for k, ok in zip(candidates, equal) if ok), text)
+                firsts.setdefault(texts[text], answers[i])
+            keys[i] = texts[text]
+        return keys
 
 
 def load_hf_rows(task: str, name: str, config: str | None, split: str) -> list[dict]:

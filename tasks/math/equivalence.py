@@ -22,16 +22,23 @@ from pathlib import Path
 from tasks.math.numbers import parse_number
 
 UNIT_RE = re.compile(r"^(.*?\d)\s*(?:\\text\{\s*[a-zA-Z ]+\}|\\mbox\{[^}]*\}|[a-zA-Z][a-zA-Z .]*)$")
+THOUSANDS_MARK_RE = re.compile(r"(?<=\d),\\!\s*(?=\d{3})|(?<=\d)\{,\}(?=\d{3})")
+MATHRM_LETTER_RE = re.compile(r"\\mathrm\{([A-Za-z])\}")
 TEXT_WRAP_RE = re.compile(r"\\(?:text|textbf|mathrm)\{([^{}]*)\}")
+# \frac{1}{2}, \dfrac, \tfrac, \frac12, -\frac{3}{4}, \frac{-3}{4} and mixed 2\frac{1}{2}.
+LATEX_FRAC_RE = re.compile(r"(?P<sign>-)?\s*(?P<whole>\d{1,9})?\s*\\[dt]?frac\s*"
+                           r"(?:\{\s*(?P<num>-?\d+(?:\.\d+)?)\s*\}\s*\{\s*(?P<den>\d+(?:\.\d+)?)\s*\}|(?P<n1>\d)(?P<d1>\d))")
 
 
 def strip_decorations(answer: str) -> tuple[str, bool]:
     """Remove "$", "\\!", a trailing percent sign and trailing unit words; say if "%" was there."""
     s = answer.strip().rstrip(".").strip()
+    s = THOUSANDS_MARK_RE.sub(",", s)  # 11,\! 111 and 14{,}916 are thousands separators
     s = s.replace("\\$", "").replace("\\!", "").replace("\\,", "").strip()
     if s.startswith("$") and s.endswith("$") and len(s) > 1 and s.count("$") == 2:
         s = s[1:-1].strip()
-    s = s.lstrip("$").strip()
+    if s.count("$") == 1:  # a currency sign, not math delimiters ("$1$ and $2$" stays)
+        s = s.lstrip("$").strip()
     percent = s.endswith("%")
     s = s.rstrip("%").removesuffix("\\").strip()
     m = UNIT_RE.match(s)
@@ -44,10 +51,16 @@ def as_number(answer: str) -> tuple[Fraction | None, bool]:
     """The exact value of a plain numeric answer (after stripping decorations), and its %-flag."""
     s, percent = strip_decorations(answer)
     s = TEXT_WRAP_RE.sub(r"\1", s)
-    frac = re.fullmatch(r"-?\\[dt]?frac\{(-?\d+)\}\{(\d+)\}", s)
+    frac = LATEX_FRAC_RE.fullmatch(s)
     if frac:
-        value = parse_number(f"{frac.group(1)}/{frac.group(2)}")
-        return (-value if s.startswith("-") and value is not None else value), percent
+        num, den = frac.group("num") or frac.group("n1"), frac.group("den") or frac.group("d1")
+        value = parse_number(f"{num}/{den}")
+        if value is not None and frac.group("whole"):
+            # A mixed number (MATH writes 2\frac{1}{2} for 5/2) needs a proper fraction.
+            if not 0 < value < 1:
+                return None, percent
+            value += int(frac.group("whole"))
+        return (-value if frac.group("sign") and value is not None else value), percent
     return parse_number(s), percent
 
 
@@ -71,11 +84,33 @@ def _verify(pred: str, gold: str) -> bool:
     def wrap(s: str) -> str:
         return s if "$" in s or "\\boxed" in s else f"${s}$"
 
+    # \mathrm{e} cuts math-verify's parse short ("1 - \frac{1}{\mathrm{e}}" read as "1"):
+    # a one-letter \mathrm is just that letter.
+    pred, gold = (MATHRM_LETTER_RE.sub(r"\1", s) for s in (pred, gold))
     g = parse(wrap(gold), parsing_timeout=None)
     p = parse(wrap(pred), parsing_timeout=None)
     if not g or not p:
         return False
-    return bool(verify(g, p, timeout_seconds=None))
+    # An inequality and the interval it describes are one answer, either way round.
+    if not verify(g, p, timeout_seconds=None, allow_set_relation_comp=True):
+        return False
+    return not _exact_values_differ(g[0], p[0])
+
+
+def _exact_values_differ(a: object, b: object) -> bool:
+    """True when both sides are exact rational numbers that differ. math-verify compares
+    numbers to a float tolerance, so 1/2004! "equals" 1/2006! and 1/2^99 "equals" 1/2^98."""
+    import sympy
+
+    values = []
+    for x in (a, b):
+        if not isinstance(x, sympy.Basic) or not x.is_number or x.has(sympy.Float):
+            return False
+        value = x.doit()
+        if not value.is_Rational:
+            return False
+        values.append(value)
+    return values[0] != values[1]
 
 
 def worker_main() -> None:
