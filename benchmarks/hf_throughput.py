@@ -83,7 +83,7 @@ def thinkbench(path: Path, texts: list[str], n: int, tokens: int, dtype: str, at
     """Generated tokens/s of the hf backend, and the settings it resolved."""
     from harness.backends.hf import HFConfig, HFPolicy
 
-    policy = HFPolicy(path, HFConfig(device=device, dtype=dtype, attention=attention, prefix_cache_mb=0))
+    policy = HFPolicy(path, HFConfig(device=device, dtype=dtype, attention=attention))
     policy.eos_ids = set()  # no EOS: every row decodes `tokens`, as min_new_tokens does for generate
     policy.generate(texts, n=n, temperature=1.0, max_tokens=4, seed=0)  # warm-up
     policy.reset_cache()

@@ -58,8 +58,9 @@ def test_gsm_symbolic_is_seeded_and_checks_its_references() -> None:
     assert not task.check(str(int(float(a[0].reference)) + 1), a[0]).correct
 
 
-def test_steps_split_paragraphs_or_lines() -> None:
+def test_math_steps_are_paragraphs_testbed_steps_are_lines() -> None:
+    """One step definition per task (the separator search stops on), never guessed per text."""
     task = build_task("math500", {"data": "unused"})
     assert task.steps("Step one.\n\nStep two\nstill two.\n\n\\boxed{3}") == ["Step one.", "Step two\nstill two.", "\\boxed{3}"]
-    assert task.steps("a\nb\n\n") == ["a", "b"]
+    assert task.steps("a\nb\n\n") == ["a\nb"]
     assert build_task("addition", {}).steps("1+2+0=3\n4+5+0=9\nA=93\n") == ["1+2+0=3", "4+5+0=9", "A=93"]

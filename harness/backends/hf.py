@@ -257,18 +257,18 @@ class HFPolicy(PolicyBase):
         stop_window = max((len(s) for s in stop), default=0) + 2
         for step in range(max_tokens):
             picked, picked_lp = self._pick(logits, temperature, top_p, gen)
-            keep = []
+            keep, ended = [], []
             for j, (row, tok, lp) in enumerate(zip(alive, picked.tolist(), picked_lp.tolist())):
                 tokens[row].append(tok)
                 logprobs[row] += lp
                 if tok in self.eos_ids or (stop and self._hits_stop(tokens[row], stop, stop_window)):
                     finish[row] = "stop"
+                    ended.append(j)
                 else:
                     keep.append(j)
             last = not keep or step == max_tokens - 1
-            for j, row in enumerate(alive):
-                if last or j not in keep:
-                    self._remember(past, j, mask, encoded[row // n] + tokens[row][:-1])
+            for j in range(len(alive)) if last else ended:
+                self._remember(past, j, mask, encoded[alive[j] // n] + tokens[alive[j]][:-1])
             if last:
                 break
             if len(keep) < len(alive):  # drop finished rows so the rest decode faster
