@@ -224,11 +224,17 @@ def register_pooled(name: str, *, config: type[MethodConfig] = MethodConfig, sco
 
 
 def cost_at_k(pool_cost: Cost, n: int, k: int) -> Cost:
-    """Expected cost of drawing k of a pool of n samples that shares one prompt prefill."""
+    """Expected cost of drawing k of a pool of n samples that shares one prompt prefill.
+
+    The pool's cached tokens are r (the prompt's prefix computed earlier in the cell) plus the
+    prompt's full length for each of the other n-1 samples: r·n + p·(n-1) for p computed
+    prompt tokens. k samples reuse r·k + p·(k-1)."""
     generated = pool_cost.generated_tokens * k / n
     computed = pool_cost.prompt_tokens + pool_cost.generated_tokens
-    return Cost(prompt_tokens=pool_cost.prompt_tokens,
-                cached_tokens=pool_cost.cached_tokens * (k - 1) / max(n - 1, 1),
+    p = pool_cost.prompt_tokens
+    reused = (pool_cost.cached_tokens - p * (n - 1)) / n
+    return Cost(prompt_tokens=p,
+                cached_tokens=reused * k + p * (k - 1),
                 generated_tokens=generated,
                 flops=pool_cost.flops * (pool_cost.prompt_tokens + generated) / max(computed, 1),
                 wall_s=pool_cost.wall_s * k / n)

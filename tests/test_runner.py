@@ -61,6 +61,12 @@ def test_run_records_resume_and_report(tiny_ckpt: Path, tmp_path: Path) -> None:
     assert (cov[2] >= cov[1]).all() and (cov[4] >= cov[2]).all()
     gen = df[df["method"] == "majority"].groupby("budget")["generated_tokens"].sum()
     assert gen[4] == pytest.approx(4 * gen[1])
+    # Identical prompts cost the same in every cell: greedy and a pooled cell at k=1 alike.
+    prompt = df[df["budget"] == 1].pivot_table(index="problem_id", columns="method",
+                                               values=["prompt_tokens", "cached_tokens"])
+    for col in ("prompt_tokens", "cached_tokens"):
+        assert (prompt[col]["majority"] - prompt[col]["greedy"]).abs().max() < 1e-9, col
+    assert prompt["cached_tokens"]["greedy"].sum() > 0  # problems share a prefix (BOS and more)
 
     # Resume: nothing reruns and no row is duplicated; a lost part reruns alone, identically.
     again = run_matrix(matrix(tiny_ckpt), run, quiet=True)
