@@ -41,7 +41,7 @@ def lm_eval_greedy(path: str, prompts: Sequence[str | list[dict]], *, chat_templ
     from lm_eval.models.huggingface import HFLM
 
     lm = HFLM(pretrained=path, device=device, dtype="float32", batch_size=batch_size,
-              attn_implementation="eager", max_gen_toks=max_tokens)
+              attn_implementation="eager")
     contexts = []
     for prompt in prompts:
         if chat_template:
