@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     prompts = [task.prompt(p) for p in problems]
     stop = [s for s in (args.stop if args.stop is not None else ["Question:"]) if s]
     path = resolve_checkpoint(args.checkpoint)
-    settings = dict(chat_template=args.chat_template, max_tokens=args.max_tokens, stop=stop, device=args.device)
+    settings = {"chat_template": args.chat_template, "max_tokens": args.max_tokens, "stop": stop,
+                "device": args.device}
     print(f"{args.checkpoint} ({path}) on {len(problems)} {args.task} problems: greedy, max {args.max_tokens} "
           f"tokens, stop {stop}, chat template {'on' if args.chat_template else 'off'}, {args.device}")
 
