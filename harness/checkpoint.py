@@ -1,9 +1,11 @@
 """Checkpoints: the one place that reads and writes `thinkbench.json` (what a trainer records
 beside the HF files: training tokens and FLOPs, config, evaluations) and that resolves the
-names a matrix may use for a checkpoint (`testbed`, `testbed/step-600`, `testbed/prm`)."""
+names a matrix may use for a checkpoint (`testbed`, `testbed/step-600`, `testbed/prm`, a model
+source's name such as `smollm2-135m-instruct`, a hub id such as `HuggingFaceTB/SmolLM2-135M-Instruct`)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +50,16 @@ def testbed_home() -> Path:
 
 
 def resolve_checkpoint(value: str) -> str:
-    """`testbed` and `testbed/<sub>` name the bootstrapped testbed; anything else is a path."""
+    """`testbed` and `testbed/<sub>` name the bootstrapped testbed; a registered model source's
+    name (`thinkbench get-model --list`) its built checkpoint; a directory itself; else a hub id
+    (downloaded, or found in the hub cache)."""
+    from harness.models import MODELS  # late: harness.models builds on this module
+
+    if value in MODELS:
+        source = MODELS.get(value)
+        if source.built():
+            return str(source.home())
+        raise ConfigError(f"checkpoint {value!r} is not built yet: run `thinkbench get-model {value}` first")
     if value == "testbed" or value.startswith("testbed/"):
         sub = "final" if value == "testbed" else value.split("/", 1)[1]
         home = testbed_home()
@@ -64,6 +75,30 @@ def resolve_checkpoint(value: str) -> str:
             raise ConfigError(f"checkpoint {value!r}: unknown testbed checkpoint (known: testbed, "
                               "testbed/step-N, testbed/prm, testbed/orm)")
         raise ConfigError(f"checkpoint {value!r} is not built yet: run `{builder}` first")
-    if not Path(value).expanduser().is_dir():
-        raise ConfigError(f"checkpoint {value!r}: no such directory")
-    return str(Path(value).expanduser().resolve())
+    if Path(value).expanduser().is_dir():
+        return str(Path(value).expanduser().resolve())
+    if HUB_ID.fullmatch(value):
+        return hub_snapshot(value)
+    raise ConfigError(f"checkpoint {value!r}: no such directory")
+
+
+# `owner/name` as the hub spells repositories; a path that starts with `.`, `/` or `~` is never one.
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+# What a checkpoint needs from a hub repository (not other formats' copies of the weights).
+HUB_FILES = ["*.json", "*.safetensors", "*.jinja", "*.txt", "*.model", "*.tiktoken"]
+
+
+def hub_snapshot(repo_id: str) -> str:
+    """The local directory of hub model `repo_id`: downloaded, or the cached copy when offline.
+    Resolved here so records name a real directory and every backend reads the same files."""
+    from harness.models import MODELS
+
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(repo_id, allow_patterns=HUB_FILES)
+    except Exception as e:  # noqa: BLE001 - offline, unknown repo, gated: all "not available here"
+        offline = [s.name for _, s in MODELS.items() if s.hub_id == repo_id]
+        hint = f"; offline: `thinkbench get-model {offline[0]}` and `path: {offline[0]}`" if offline else ""
+        raise ConfigError(f"checkpoint {repo_id!r}: no such directory, and not available from the Hugging "
+                          f"Face hub ({type(e).__name__}){hint}") from None
