@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness.contracts import Attempt, Completion, Cost, Method, MethodConfig, Policy, Problem, Sampling, Task, Verifier
+from harness.contracts import (Attempt, Completion, Cost, Method, MethodConfig, Policy, Problem, Sampling, Task,
+                               Verdict, Verifier)
 from harness.registry import METHODS
 
 
@@ -70,27 +71,37 @@ class SamplePool:
         return [self.scored[(key, p.id)] for p in problems]
 
 
-def judge_many(task: Task, problems: Sequence[Problem], completions: Sequence[Completion]) -> list[Sample]:
-    """Extract and check many completions through the task's batched `check_many` (code runs
-    in parallel sandboxes); a failure is kept on its sample, never raised."""
-    answers, errors = [], []
-    for c in completions:
+def extract_and_check(task: Task, problems: Sequence[Problem], texts: Sequence[str]
+                      ) -> tuple[list[str | None], list[Verdict], list[str | None]]:
+    """Answers, verdicts and errors of many completion texts, checked in one `check_many` call
+    (code runs in parallel sandboxes). A failing extraction or check is kept on its text as an
+    error (and a wrong verdict), never raised: one bad sample must not stop the run."""
+    answers: list[str | None] = []
+    errors: list[str | None] = []
+    for text in texts:
         try:
-            answers.append(task.extract(c.text))
+            answers.append(task.extract(text))
             errors.append(None)
-        except Exception as e:  # noqa: BLE001 - one bad sample must not stop the run
+        except Exception as e:  # noqa: BLE001
             answers.append(None)
             errors.append(f"extract failed: {type(e).__name__}: {e}")
     try:
-        correct = [v.correct for v in task.check_many(answers, list(problems))]
-    except Exception:  # noqa: BLE001 - fall back to one by one, to pin the failure on its sample
-        correct = []
+        verdicts = task.check_many(answers, list(problems))
+    except Exception:  # noqa: BLE001 - fall back to one by one, to pin the failure on its text
+        verdicts = []
         for i, (a, p) in enumerate(zip(answers, problems)):
             try:
-                correct.append(task.check(a, p).correct)
+                verdicts.append(task.check(a, p))
             except Exception as e:  # noqa: BLE001
-                correct.append(False)
-                errors[i] = errors[i] or f"{type(e).__name__}: {e}"
+                errors[i] = errors[i] or f"check failed: {type(e).__name__}: {e}"
+                verdicts.append(Verdict(False, errors[i]))
+    return answers, verdicts, errors
+
+
+def judge_many(task: Task, problems: Sequence[Problem], completions: Sequence[Completion]) -> list[Sample]:
+    """Extract, check and key many completions; a failure is kept on its sample, never raised."""
+    answers, verdicts, errors = extract_and_check(task, problems, [c.text for c in completions])
+    correct = [v.correct for v in verdicts]
     keys = voting_keys(task, problems, answers, errors)
     return [Sample(c, a, key, ok, err)
             for c, a, key, ok, err in zip(completions, answers, keys, correct, errors)]

@@ -143,11 +143,6 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def source_for(name: str) -> ModelSource:
-    """The registered source `name`, or a ConfigError listing the known ones."""
-    return MODELS.get(name)
-
-
 def build_model(name: str, log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
                 force: bool = False) -> Path:
     """The checkpoint directory of model source `name`, converted now if not built yet.
@@ -155,7 +150,7 @@ def build_model(name: str, log: Callable[[str], None] = lambda s: print(s, file=
     Written into a staging directory and renamed into place, so an interrupted build never
     leaves a directory that looks built.
     """
-    source = source_for(name)
+    source = MODELS.get(name)  # unknown: a ConfigError listing the known ones
     home = source.home()
     if source.built() and not force:
         return home

@@ -13,9 +13,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.contracts import Problem, Verdict
+from harness.contracts import Problem
 from harness.estimators import pass_at_k
 from harness.matrix import build_task
+from harness.methods import extract_and_check
 from harness.registry import ConfigError, load_plugins
 
 
@@ -84,26 +85,8 @@ def score(task_name: str, completions: Path, *, data: str | None = None, ks: tup
         if error is None:
             todo.append(len(verdicts) - 1)
     # A failure of the task's extractor or checker stays on its row: the rest are still scored.
-    answers: list[str | None] = []
-    errors: list[str | None] = []
-    for i in todo:
-        try:
-            answers.append(task.extract(rows[i][2]))
-            errors.append(None)
-        except Exception as e:  # noqa: BLE001
-            answers.append(None)
-            errors.append(f"extract failed: {type(e).__name__}: {e}")
-    batch = [problems[rows[i][1]] for i in todo]
-    try:
-        checked = task.check_many(answers, batch)
-    except Exception:  # noqa: BLE001 - check one by one to pin the failure on its row
-        checked = []
-        for j, (answer, problem) in enumerate(zip(answers, batch)):
-            try:
-                checked.append(task.check(answer, problem))
-            except Exception as e:  # noqa: BLE001
-                errors[j] = errors[j] or f"check failed: {type(e).__name__}: {e}"
-                checked.append(Verdict(False, errors[j]))
+    answers, checked, errors = extract_and_check(task, [problems[rows[i][1]] for i in todo],
+                                                 [rows[i][2] for i in todo])
     per_problem: dict[str, list[bool]] = defaultdict(list)
     for i, answer, verdict, error in zip(todo, answers, checked, errors):
         verdicts[i].update(answer=answer, correct=verdict.correct, reason=verdict.reason, error=error,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from harness.models import MODELS, build_model, source_for
+from harness.models import MODELS, build_model
 
 
 def main(args: argparse.Namespace) -> int:
@@ -18,7 +18,7 @@ def main(args: argparse.Namespace) -> int:
         print("thinkbench get-model: error: name a model (known: "
               f"{', '.join(MODELS.names())}) or use --list", file=sys.stderr)
         return 2
-    source = source_for(args.name)  # an unknown name is a ConfigError: one line, exit 2
+    source = MODELS.get(args.name)  # an unknown name is a ConfigError: one line, exit 2
     was_built = source.built() and not args.force
     path = build_model(args.name, force=args.force)
     if was_built:
