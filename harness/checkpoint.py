@@ -37,8 +37,32 @@ def write_info(path: str | Path, info: dict[str, Any]) -> None:
 
 
 def train_flops(path: str | Path) -> float:
-    """Training FLOPs recorded by thinkbench's trainers (0 when unknown)."""
+    """Training FLOPs recorded by thinkbench's trainers (0 when unknown): everything spent
+    making the checkpoint, its base's training included."""
     return float(read_info(path).get("train_flops", 0.0))
+
+
+def post_train_flops(path: str | Path) -> float:
+    """FLOPs thinkbench's trainers spent turning a base into this checkpoint: training plus
+    sampling their data (0 for a checkpoint trained from scratch or made elsewhere)."""
+    return float(read_info(path).get("post_train_flops", 0.0))
+
+
+def save_checkpoint(model: Any, tokenizer: Any, target: Path, info: dict[str, Any]) -> None:
+    """Write a standard HF checkpoint directory with its thinkbench.json atomically (a temp
+    directory, then a rename): a reader never sees half a checkpoint."""
+    import shutil
+
+    tmp = target.with_name(target.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.eval()
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    write_info(tmp, info)
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
 
 
 def testbed_home() -> Path:

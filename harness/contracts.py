@@ -219,6 +219,12 @@ class TaskBase:
         """The completion's reasoning steps: its non-empty pieces between step separators."""
         return [step for step in completion.split(self.step_separator) if step.strip()]
 
+    def solution(self, problem: Problem) -> str | None:
+        """A reference chain of thought for `problem` (completion text), for SFT on ground
+        truth; None when the task has none. Default: the problem's `meta["solution"]`."""
+        found = problem.meta.get("solution")
+        return found if isinstance(found, str) else None
+
     def canonical(self, answer: str) -> str:
         """The key answers are grouped by when voting: equal keys are the same answer."""
         return answer.strip()
@@ -357,7 +363,9 @@ class Record:
     error: str | None = _col("extraction/checker/method error on this problem, if any")
     trace: str | None = _col("one completion behind the answer")
     policy_params: int = _col("policy parameter count", 0)
-    train_flops: float = _col("training FLOPs of the checkpoint (0 when unknown)", 0.0)
+    train_flops: float = _col("training FLOPs of the checkpoint, its base's included (0 when unknown)", 0.0)
+    post_train_flops: float = _col("FLOPs a trainer spent making the checkpoint from its base: training "
+                                   "plus sampling its data (0 for a base checkpoint)", 0.0)
 
     @classmethod
     def columns(cls) -> list[str]:

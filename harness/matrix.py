@@ -19,10 +19,13 @@ import yaml
 from harness.checkpoint import resolve_checkpoint
 from harness.config import coerce, config_dict, make_config
 from harness.contracts import BackendConfig, Method, MethodConfig, Sampling, VerifierConfig
-from harness.registry import BACKENDS, METHODS, TASKS, VERIFIERS, ConfigError, load_plugins
+from harness.registry import BACKENDS, METHODS, TASKS, TRAINERS, VERIFIERS, ConfigError, load_plugins
+from harness.trained import TrainSpec
 
 TOP_FIELDS = {"name", "tasks", "checkpoints", "methods", "budgets", "seeds", "n_problems",
-              "split", "generation", "exclude"}
+              "split", "generation", "exclude", "train"}
+TRAIN_FIELDS = {"base", "task", "seeds", "trainers", "params"}
+TRAINER_FIELDS = {"name", "label", "budgets", "params"}
 TASK_FIELDS = {"name", "params", "split", "n_problems", "problem_seed", "label"}
 CKPT_FIELDS = {"name", "path", "backend", "params"}
 METHOD_FIELDS = {"name", "params", "budgets", "label", "generation", "verifier"}
@@ -49,6 +52,7 @@ class CheckpointSpec:
     path: str
     backend: str = "hf"
     config: BackendConfig = field(default_factory=BackendConfig)
+    train: TrainSpec | None = None  # made by a trainer of the matrix's `train:` section
 
 
 @dataclass(frozen=True)
@@ -262,7 +266,7 @@ def parse_matrix(data: Any, source: str = "<matrix>") -> Matrix:
     load_plugins()
     r = _Reader(source)
     data = r.mapping(data, "", TOP_FIELDS)
-    for key in ("tasks", "checkpoints", "methods"):
+    for key in ("tasks", "methods") + (() if "train" in data else ("checkpoints",)):
         if key not in data:
             raise r.fail("", f"missing field {key!r}")
     name = r.text(data.get("name", Path(source).stem), "name")
@@ -295,7 +299,7 @@ def parse_matrix(data: Any, source: str = "<matrix>") -> Matrix:
                               params, r.text(t.get("split", default_split), f"{where}.split"), n, seed))
 
     ckpts = []
-    for i, raw in enumerate(r.list_of(data["checkpoints"], "checkpoints")):
+    for i, raw in enumerate(r.list_of(data["checkpoints"], "checkpoints") if "checkpoints" in data else []):
         where = f"checkpoints[{i}]"
         c = {"path": raw} if isinstance(raw, str) else r.mapping(raw, where, CKPT_FIELDS)
         if not isinstance(c.get("path"), str):
@@ -310,6 +314,9 @@ def parse_matrix(data: Any, source: str = "<matrix>") -> Matrix:
         alias = c["path"].startswith("testbed")
         label = r.text(c.get("name", c["path"] if alias else Path(c["path"]).name), f"{where}.name")
         ckpts.append(CheckpointSpec(label, path, backend, cfg))
+
+    if "train" in data:
+        ckpts += _trained(r, data["train"], tasks)
 
     methods = []
     for i, raw in enumerate(r.list_of(data["methods"], "methods")):
@@ -352,6 +359,45 @@ def parse_matrix(data: Any, source: str = "<matrix>") -> Matrix:
     if not matrix.cells():
         raise r.fail("exclude", "excludes every cell: nothing to run")
     return matrix
+
+
+def _trained(r: _Reader, value: Any, tasks: list[TaskSpec]) -> list[CheckpointSpec]:
+    """The checkpoints of a `train:` section: trainers × budgets × seeds from one base, on the
+    train split of one of the matrix's tasks; each joins the matrix as `<label>@<budget>`
+    (`-s<seed>` added when there are several seeds)."""
+    t = r.mapping(value, "train", TRAIN_FIELDS)
+    if not isinstance(t.get("base"), str):
+        raise r.fail("train", "missing field 'base' (the checkpoint the trainers start from)")
+    try:
+        base = resolve_checkpoint(t["base"])
+    except ConfigError as e:
+        raise r.fail("train.base", str(e)) from None
+    labels = [task.label for task in tasks]
+    task_label = t.get("task", tasks[0].label)
+    match = [task for task in tasks if task_label in (task.label, task.name)]
+    if not match:
+        raise r.fail("train.task", f"{task_label!r} is not a task of this matrix (known: {', '.join(labels)})")
+    task = match[0]
+    seeds = r.ints(t.get("seeds", [0]), "train.seeds")
+    eval_params = t.get("params", {}) or {}
+    out = []
+    for i, raw in enumerate(r.list_of(t.get("trainers"), "train.trainers")):
+        where = f"train.trainers[{i}]"
+        entry = r.entry(raw, where, TRAINER_FIELDS)
+        try:
+            cls = TRAINERS.config(entry["name"])
+        except ConfigError as e:
+            raise r.fail(where, str(e)) from None
+        cfg = r.config(cls, entry.get("params", {}) or {}, f"{where}.params", f"trainer {entry['name']!r}")
+        label = r.text(entry.get("label", entry["name"]), f"{where}.label")
+        budgets = r.ints(entry.get("budgets"), f"{where}.budgets", positive=True)
+        for budget in budgets:
+            for seed in seeds:
+                spec = TrainSpec(entry["name"], base, task.name, tuple(sorted(task.params.items())), budget, seed, cfg)
+                name = f"{label}@{budget}" + (f"-s{seed}" if len(seeds) > 1 else "")
+                backend_cfg = r.config(BACKENDS.config("hf") or BackendConfig, eval_params, "train.params", "backend 'hf'")
+                out.append(CheckpointSpec(name, str(spec.default_path()), "hf", backend_cfg, spec))
+    return out
 
 
 def _nearest(ex: dict, cells: list[Cell]) -> str:

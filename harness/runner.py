@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.checkpoint import train_flops
+from harness.checkpoint import post_train_flops, train_flops
 from harness.config import config_dict
 from harness.contracts import Attempt, Cost, Problem, Record, content_hash
 from harness.matrix import Cell, CheckpointSpec, Matrix, TaskSpec, describe, pool_key
@@ -25,6 +25,7 @@ from harness.methods import SamplePool, SolveContext
 from harness.progress import progress
 from harness.registry import BACKENDS, VERIFIERS, ConfigError
 from harness.store import RunStore, next_version
+from harness.trained import ensure_trained
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ def describe_backend(config: object, settings: dict[str, object]) -> str:
 
 
 def records_of(run: str, cell: Cell, problems: Sequence[Problem], attempts: list[Attempt],
-               params: int, trained_flops: float, settings: dict[str, object] | None = None) -> list[Record]:
+               params: int, trained_flops: float, settings: dict[str, object] | None = None,
+               post_trained_flops: float = 0.0) -> list[Record]:
     """One Record per problem (a problem the method skipped gets a row with its error).
     `settings`: what the policy resolved its config to, recorded with the backend config."""
     by_id = {a.problem_id: a for a in attempts}
@@ -85,7 +87,7 @@ def records_of(run: str, cell: Cell, problems: Sequence[Problem], attempts: list
                   verifier=verifier.name if verifier else None,
                   verifier_config=describe(verifier.config) if verifier else None,
                   sampling=describe(method.sampling), budget=cell.budget, seed=cell.seed,
-                  policy_params=params, train_flops=trained_flops)
+                  policy_params=params, train_flops=trained_flops, post_train_flops=post_trained_flops)
     rows = []
     for p in problems:
         a = by_id.get(p.id) or Attempt(p.id, None, Cost(), error="method returned no attempt")
@@ -121,7 +123,7 @@ def execute(unit: WorkUnit, on_cell: Callable[[Cell], None] | None = None) -> It
     raises yields its error (and the unit goes on); a user mistake (ConfigError) propagates."""
     ckpt = unit.checkpoint
     policy = BACKENDS.get(ckpt.backend)(ckpt.path, ckpt.config)
-    trained = train_flops(ckpt.path)
+    trained, post_trained = train_flops(ckpt.path), post_train_flops(ckpt.path)
     pools: dict[tuple, SamplePool] = {}
     verifiers: dict[tuple, object] = {}
     for spec in unit.tasks:
@@ -155,7 +157,7 @@ def execute(unit: WorkUnit, on_cell: Callable[[Cell], None] | None = None) -> It
                 yield CellOutcome(cell, error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=-3)}")
                 continue
             yield CellOutcome(cell, records_of(unit.run, cell, problems, attempts, policy.params, trained,
-                                                policy.settings()))
+                                                policy.settings(), post_trained))
 
 
 def run_matrix(matrix: Matrix, out: str | Path, *, quiet: bool = False, prune: bool = False,
@@ -177,6 +179,14 @@ def run_matrix(matrix: Matrix, out: str | Path, *, quiet: bool = False, prune: b
         with progress(quiet) as bar:
             job = bar.add_task(f"{matrix.name}: {total} cells to run", total=total)
             for unit in units:
+                if unit.checkpoint.train is not None:
+                    error = _train(unit.checkpoint, bar)
+                    if error is not None:  # every cell of this checkpoint fails; the run goes on
+                        for cell in unit.cells:
+                            failed += 1
+                            store.fail(cell.hash, _failure(cell, error))
+                            bar.advance(job)
+                        continue
                 bar.update(job, description=f"loading {unit.checkpoint.label}")
 
                 def show(c: Cell) -> None:
@@ -189,10 +199,35 @@ def run_matrix(matrix: Matrix, out: str | Path, *, quiet: bool = False, prune: b
                         rows += len(outcome.records)
                     else:
                         failed += 1
-                        store.fail(cell.hash, {"cell": cell.id, "task": cell.task.label,
-                                               "checkpoint": cell.checkpoint.label, "method": cell.method.label,
-                                               "budget": cell.budget, "seed": cell.seed, "error": outcome.error,
-                                               "at": time.strftime("%Y-%m-%d %H:%M:%S")})
+                        store.fail(cell.hash, _failure(cell, outcome.error))
                     bar.advance(job)
             bar.update(job, description=f"{matrix.name}: done")
     return RunResult(total, len(cells) - total, rows, time.perf_counter() - t0, failed, out, pruned)
+
+
+def _failure(cell: Cell, error: str) -> dict:
+    """What `failures/cell-<hash>.json` holds for a cell that did not finish."""
+    return {"cell": cell.id, "task": cell.task.label, "checkpoint": cell.checkpoint.label,
+            "method": cell.method.label, "budget": cell.budget, "seed": cell.seed, "error": error,
+            "at": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def _train(ckpt: CheckpointSpec, bar) -> str | None:
+    """Build a `train:` checkpoint unless it is cached, with its own progress line; the error
+    text if training failed (a ConfigError, a user mistake, propagates)."""
+    spec = ckpt.train
+    assert spec is not None
+    job = bar.add_task(f"training {ckpt.label}", total=spec.budget)
+
+    def update(what: str, done: int, total: int) -> None:
+        bar.update(job, description=f"{ckpt.label}: {what}", completed=done, total=total)
+
+    try:
+        _, _, reused = ensure_trained(spec, progress=update)
+    except ConfigError:
+        raise
+    except Exception as e:  # noqa: BLE001 - recorded on each of its cells
+        bar.remove_task(job)
+        return f"training {ckpt.label} failed: {type(e).__name__}: {e}\n{traceback.format_exc(limit=-3)}"
+    bar.update(job, description=f"{ckpt.label}: {'cached' if reused else 'trained'}", completed=spec.budget)
+    return None

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from harness.checkpoint import read_info, write_info
+from harness.checkpoint import read_info, save_checkpoint, write_info
 from harness.compute import training_flops
 from harness.contracts import Cost, TrainedCheckpoint, Trainer, TrainerConfig
 from harness.paths import cache_dir
@@ -174,7 +174,7 @@ def train_testbed(out: Path, cfg: TestbedConfig = TestbedConfig(),
             on_step(step, loss.item())
         if step in save_at:
             target = out / ("final" if step == cfg.steps else f"step-{step}")
-            _save(model, tokenizer, target, {
+            save_checkpoint(model, tokenizer, target, {
                 "testbed": cfg.model_fields(), "step": step, "params": params, "train_tokens": tokens,
                 "train_flops": training_flops(params, tokens), "train_wall_s": time.perf_counter() - t0})
             model.train()
@@ -210,22 +210,6 @@ def _resume(path: Path, cfg: TestbedConfig, model, opt, sched, rng: np.random.Ge
     rng.bit_generator.state = state["numpy"]
     torch.set_rng_state(state["torch"])
     return int(state["step"]), int(state["tokens"]), float(state["wall_s"])
-
-
-def _save(model, tokenizer, target: Path, info: dict) -> None:
-    """Write a standard HF checkpoint directory atomically (temp dir, then rename)."""
-    import shutil
-
-    tmp = target.with_name(target.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    model.eval()
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    write_info(tmp, info)
-    if target.exists():
-        shutil.rmtree(target)
-    tmp.rename(target)
 
 
 def evaluate_checkpoints(out: Path, digits: int, progress: Progress | None = None) -> list[dict]:

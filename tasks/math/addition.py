@@ -112,3 +112,7 @@ class AdditionTask(TaskBase):
 
     def canonical(self, answer: str) -> str:
         return canonical_number(answer)
+
+    def solution(self, problem: Problem) -> str:
+        a, b = problem.meta["a"], problem.meta["b"]
+        return solution_text(a, b, self.digits)

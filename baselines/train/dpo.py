@@ -1,0 +1,87 @@
+"""`dpo`: Direct Preference Optimization (Rafailov et al. 2023) on the model's own samples.
+
+Pairs: per train problem, `samples` solutions from the base; each pair is a correct one
+(chosen) against an incorrect one (rejected), as the task's checker says. Problems where every
+sample is right, or every one wrong, give no pair.
+
+The loss is TRL's: `loss: [sigmoid]` is the DPO paper's. On self-generated pairs plain DPO can
+push the chosen solutions' likelihood down while the margin grows (TRL issue #800); adding the
+SFT loss on the chosen side (`loss: [sigmoid, sft]`, as RPO does; TRL 1.16 has no `rpo_alpha`)
+or `ipo` / `apo_zero` are the usual remedies. README, "DPO on its own samples", has what this
+testbed showed.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from baselines.train.tuning import Progress, TuneConfig, finish, fit, load_model, load_policy, sample, trl_args, workdir
+from harness.contracts import TrainedCheckpoint, Trainer
+from harness.registry import TRAINERS
+
+LOSSES = ("sigmoid", "ipo", "apo_zero", "apo_down", "hinge", "robust", "bco_pair", "sppo_hard", "nca_pair", "sft")
+
+
+@dataclass(frozen=True)
+class DPOTrainConfig(TuneConfig):
+    """Pairs from `samples` per problem; TRL's losses, weighted; KL strength `beta`."""
+
+    samples: int = 8
+    pairs: int = 4                       # at most this many pairs per problem
+    beta: float = 0.1
+    loss: tuple[str, ...] = ("sigmoid",)  # TRL loss_type list, e.g. [sigmoid, sft] (RPO)
+    loss_weights: tuple[float, ...] = ()  # one weight per loss (default: 1 each)
+    lr: float = 1e-5
+
+    def validate(self) -> None:
+        super().validate()
+        unknown = [name for name in self.loss if name not in LOSSES]
+        if unknown or not self.loss:
+            raise ValueError(f"loss: unknown {unknown[0]!r} (known: {', '.join(LOSSES)})" if unknown
+                             else "loss: name at least one")
+        if self.loss_weights and len(self.loss_weights) != len(self.loss):
+            raise ValueError(f"loss_weights: {len(self.loss_weights)} weights for {len(self.loss)} losses")
+        if min(self.samples, self.pairs) < 1 or self.beta <= 0:
+            raise ValueError("samples and pairs must be >= 1 and beta > 0")
+
+
+def preference_pairs(pools, task, pairs: int) -> list[dict]:
+    """(prompt, chosen correct, rejected incorrect) rows; each distinct text is used once."""
+    rows = []
+    for pool in pools:
+        good = list(dict.fromkeys(s.text for s in pool if s.correct))
+        bad = list(dict.fromkeys(s.text for s in pool if not s.correct))
+        for chosen, rejected in list(zip(good, bad))[:pairs]:
+            rows.append({"prompt": task.prompt(pool[0].problem), "chosen": chosen, "rejected": rejected})
+    return rows
+
+
+def train(base: Path, task, budget: int, seed: int, cfg: DPOTrainConfig, out: Path,
+          progress: Progress | None = None) -> TrainedCheckpoint:
+    """The trainer contract: `budget` DPO steps on pairs from the base's own samples."""
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    started = time.perf_counter()
+    problems = task.problems("train", cfg.problems, seed)
+    if progress:
+        progress(f"sampling {cfg.samples} per problem for pairs", 0, 1)
+    pools, data = sample(load_policy(base), task, problems, cfg.samples, cfg, seed)
+    rows = preference_pairs(pools, task, cfg.pairs)
+    if not rows:
+        raise ValueError("dpo: no problem had both a correct and an incorrect sample (no pairs)")
+    model, tokenizer = load_model(base)
+    with workdir() as tmp:
+        args = trl_args(DPOConfig, cfg, budget, seed, Path(tmp), beta=cfg.beta, loss_type=list(cfg.loss),
+                        loss_weights=list(cfg.loss_weights) or None, include_num_input_tokens_seen="non_padding")
+        trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+        tokens = fit(trainer, "dpo", budget, progress)
+    # The reference model scores every pair the policy trains on: one forward pass per token.
+    return finish("dpo", base, model, tokenizer, out, cfg, budget=budget, seed=seed, task=task,
+                  train_tokens=tokens, scored_tokens=tokens, data=data, started=started,
+                  extra={"pairs": len(rows)})
+
+
+TRAINERS.register("dpo", config=DPOTrainConfig)(Trainer(
+    "dpo", train, DPOTrainConfig, doc="DPO on (correct, incorrect) pairs of the model's own samples"))

@@ -1,0 +1,54 @@
+"""`sft`: supervised fine-tuning, on the task's reference chains of thought or on sampled traces.
+
+`source: gold` trains on `Task.solution` (ground truth; the addition testbed's is exact).
+`source: samples` trains on unfiltered samples from `teacher` (another checkpoint: distillation)
+or, by default, from the base itself: the control for rejection sampling and RL, which differ
+from it only by which samples they learn from (the testbed is plateaued: more of its own
+distribution teaches it nothing, so a gain over this control is the filter's or the reward's).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from baselines.train.tuning import Progress, TuneConfig, finish, load_model, load_policy, sample, sft_steps
+from harness.checkpoint import resolve_checkpoint
+from harness.contracts import Cost, TrainedCheckpoint, Trainer
+from harness.registry import TRAINERS, ConfigError
+
+
+@dataclass(frozen=True)
+class SFTTrainConfig(TuneConfig):
+    """What to imitate: the task's own solutions (`gold`) or `samples` from `teacher`."""
+
+    source: Literal["gold", "samples"] = "gold"
+    teacher: str = ""   # checkpoint whose samples are imitated (default: the base: self-distillation)
+    samples: int = 1    # samples per problem when source is `samples`
+
+
+def train(base: Path, task, budget: int, seed: int, cfg: SFTTrainConfig, out: Path,
+          progress: Progress | None = None) -> TrainedCheckpoint:
+    """The trainer contract: `budget` SFT steps from `base` on `task`'s train split."""
+    started = time.perf_counter()
+    problems = task.problems("train", cfg.problems, seed)
+    data = Cost()
+    if cfg.source == "gold":
+        examples = [(task.prompt(p), task.solution(p)) for p in problems]
+        if any(c is None for _, c in examples):
+            raise ConfigError(f"sft: task {task.name!r} has no reference solutions (use source: samples)")
+    else:
+        teacher = resolve_checkpoint(cfg.teacher) if cfg.teacher else str(base)
+        if progress:
+            progress(f"sampling {cfg.samples} per problem from {Path(teacher).name}", 0, 1)
+        pools, data = sample(load_policy(teacher), task, problems, cfg.samples, cfg, seed)
+        examples = [(task.prompt(s.problem), s.text) for pool in pools for s in pool]
+    model, tokenizer = load_model(base)
+    tokens = sft_steps(model, tokenizer, examples, cfg, budget, seed, "sft", progress)
+    return finish("sft", base, model, tokenizer, out, cfg, budget=budget, seed=seed, task=task,
+                  train_tokens=tokens, data=data, started=started, extra={"examples": len(examples)})
+
+
+TRAINERS.register("sft", config=SFTTrainConfig)(Trainer(
+    "sft", train, SFTTrainConfig, doc="supervised fine-tuning on reference solutions or sampled traces"))

@@ -1,0 +1,89 @@
+"""Checkpoints a trainer makes from a base: what identifies one, where it lives, and building it
+once. A matrix's `train:` section and `thinkbench train` both go through `ensure_trained`, so a
+rerun with the same (trainer, base, task, budget, seed, config) finds the checkpoint and does
+not retrain."""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.checkpoint import read_info, write_info
+from harness.paths import cache_dir
+from harness.registry import TRAINERS
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """One trainer run: `trainer` from checkpoint `base` on `task`'s train split for `budget`
+    steps with `seed` and the typed `config`."""
+
+    trainer: str
+    base: str            # resolved checkpoint directory ("" for a trainer that starts from scratch)
+    task: str            # registered task name
+    task_params: tuple   # sorted (name, value) pairs
+    budget: int
+    seed: int
+    config: Any
+
+    def key(self) -> str:
+        """Identity of the checkpoint: everything that changes its weights, the base's own
+        identity (its thinkbench.json and weight files' sizes and times) included."""
+        ident = {"trainer": self.trainer, "base": self.base, "base_id": _dir_identity(Path(self.base)),
+                 "task": self.task, "task_params": self.task_params, "budget": self.budget,
+                 "seed": self.seed, "config": asdict(self.config)}
+        return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+    def default_path(self) -> Path:
+        """Where the checkpoint is cached: $THINKBENCH_CACHE/trained/<trainer>-<key>."""
+        return cache_dir() / "trained" / f"{self.trainer}-{self.key()}"
+
+
+def _dir_identity(path: Path) -> dict:
+    if not path.is_dir():
+        return {}
+    files = sorted(p for p in path.iterdir() if p.suffix in (".safetensors", ".bin"))
+    return {"info": read_info(path), "weights": [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]}
+
+
+def is_built(spec: TrainSpec, path: Path) -> bool:
+    """Whether `path` holds the finished checkpoint of `spec`."""
+    return read_info(path).get("train_key") == spec.key()
+
+
+@contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    """One builder per checkpoint: a second waits, then finds it built."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def ensure_trained(spec: TrainSpec, out: Path | None = None, progress: Progress | None = None
+                   ) -> tuple[Path, dict, bool]:
+    """Build the checkpoint of `spec` in `out` (default: its cache path) unless it is there.
+    Returns (path, its thinkbench.json, whether it was reused)."""
+    path = Path(out) if out is not None else spec.default_path()
+    with _lock(path):
+        if is_built(spec, path):
+            return path, read_info(path), True
+        from harness.matrix import build_task  # late: the matrix module builds TrainSpecs
+
+        trainer = TRAINERS.get(spec.trainer)
+        task = build_task(spec.task, dict(spec.task_params))
+        base = Path(spec.base) if spec.base else None  # the testbed trains from scratch
+        result = trainer.train(base, task, spec.budget, spec.seed, spec.config, path, progress)
+        info = read_info(result.path) | {"train_key": spec.key()}
+        write_info(result.path, info)
+        return Path(result.path), info, False

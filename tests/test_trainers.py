@@ -1,0 +1,159 @@
+"""Trainers from a base checkpoint (sft, rft, dpo, grpo, rloo): each runs a few real steps on the
+tiny testbed, its checkpoint loads and generates, its cost adds up, a rerun is a cache hit, the
+same seed gives the same weights, and a matrix's `train:` section feeds evaluation cells."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from harness.checkpoint import read_info
+from harness.cli import main as cli
+from harness.config import make_config
+from harness.matrix import parse_matrix
+from harness.registry import BACKENDS, TRAINERS, ConfigError
+from harness.runner import run_matrix
+from harness.store import load_records
+from harness.trained import TrainSpec, ensure_trained
+
+ADDITION = (("digits", 2),)
+# Small enough for seconds per trainer; big enough that the base's samples hold both correct
+# and incorrect solutions (DPO needs pairs, RFT needs correct ones: ~9 % of its samples are).
+SMALL = {"problems": 48, "batch": 8, "max_tokens": 32}
+CASES = {
+    "sft-gold": ("sft", {"source": "gold"}),
+    "sft-samples": ("sft", {"source": "samples"}),
+    "rft": ("rft", {"samples": 8, "iterations": 2}),
+    "dpo": ("dpo", {"samples": 8, "loss": ["sigmoid", "sft"]}),
+    "grpo": ("grpo", {}),
+    "rloo": ("rloo", {}),
+}
+
+
+def spec(base: Path, name: str, params: dict, budget: int = 3, seed: int = 0) -> TrainSpec:
+    cfg = make_config(TRAINERS.config(name), SMALL | params, name)
+    return TrainSpec(name, str(base), "addition", ADDITION, budget, seed, cfg)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-digit testbed after 300 steps: right on some samples, wrong on most."""
+    from baselines.train.testbed import TestbedConfig, train_testbed
+
+    cfg = TestbedConfig(digits=2, hidden=64, layers=2, heads=2, steps=300, batch=32, checkpoints=1)
+    return train_testbed(tmp_path_factory.mktemp("testbed2"), cfg)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_each_trainer_makes_a_checkpoint_that_generates_and_whose_cost_adds_up(base: Path, case: str,
+                                                                                tmp_path: Path) -> None:
+    name, params = CASES[case]
+    path, info, reused = ensure_trained(spec(base, name, params), tmp_path / case)
+    assert not reused and info["trainer"] == name and info["budget"] == 3
+    policy = BACKENDS.get("hf")(str(path))
+    outs, costs = policy.generate(["12+43\n"], max_tokens=16)
+    assert outs[0][0].tokens > 0 and costs[0].generated_tokens == outs[0][0].tokens
+    p = info["params"]
+    assert p == policy.params
+    # Training is 6·P per token, a reference model's scoring 2·P, sampling the data its own cost.
+    assert info["train_tokens"] > 0
+    assert info["stage_flops"] == pytest.approx(6 * p * info["train_tokens"] + 2 * p * info["scored_tokens"])
+    samples_data = name != "sft" or params["source"] == "samples"
+    assert (info["data_flops"] > 0) == samples_data
+    added = info["stage_flops"] + info["data_flops"]
+    assert info["post_train_flops"] == pytest.approx(added)
+    assert info["train_flops"] == pytest.approx(read_info(base)["train_flops"] + added)
+    if name in ("grpo", "rloo"):  # every rollout token is sampled once and trained on once
+        assert info["data_flops"] == pytest.approx(2 * p * info["train_tokens"])
+        assert (info["scored_tokens"] > 0) == (name == "rloo")  # RLOO's default KL needs a reference
+    if name == "dpo":
+        assert info["scored_tokens"] == info["train_tokens"] and info["pairs"] > 0
+
+
+def test_a_rerun_finds_the_checkpoint_and_does_not_retrain(base: Path, tmp_path: Path) -> None:
+    s = spec(base, "grpo", {})
+    path, _, reused = ensure_trained(s, tmp_path / "g")
+    stamp = (path / "model.safetensors").stat().st_mtime_ns
+    again, _, reused_again = ensure_trained(s, tmp_path / "g")
+    assert (reused, reused_again) == (False, True)
+    assert (again / "model.safetensors").stat().st_mtime_ns == stamp
+    # A different budget, seed or config is a different checkpoint.
+    assert len({s.key(), spec(base, "grpo", {}, budget=4).key(), spec(base, "grpo", {}, seed=1).key(),
+                spec(base, "grpo", {"lr": 2e-5}).key()}) == 4
+
+
+@pytest.mark.parametrize("name", ["sft-samples", "grpo", "dpo"])
+def test_the_same_seed_gives_the_same_checkpoint(base: Path, tmp_path: Path, name: str) -> None:
+    trainer, params = CASES[name]
+    first, _, _ = ensure_trained(spec(base, trainer, params), tmp_path / "a")
+    second, _, _ = ensure_trained(spec(base, trainer, params), tmp_path / "b")
+    other, _, _ = ensure_trained(spec(base, trainer, params, seed=1), tmp_path / "c")
+    a, b, c = (load_file(str(d / "model.safetensors")) for d in (first, second, other))
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_bad_trainer_settings_are_one_clear_error(base: Path) -> None:
+    with pytest.raises(ConfigError, match="loss: unknown 'sigmod'"):
+        make_config(TRAINERS.config("dpo"), {"loss": ["sigmod"]}, "dpo")
+    with pytest.raises(ConfigError, match="generations must be >= 2 and divide batch"):
+        make_config(TRAINERS.config("grpo"), {"batch": 12, "generations": 8}, "grpo")
+    with pytest.raises(ConfigError, match="source"):
+        make_config(TRAINERS.config("sft"), {"source": "teacher"}, "sft")
+
+
+def test_cli_train_prints_the_checkpoint_path_last(base: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "cli"
+    argv = ["train", "sft", "--base", str(base), "--budget", "2", "--param", "problems=16",
+            "--param", "batch=4", "--task-param", "digits=2", "--out", str(out)]
+    assert cli(argv) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1] == str(out) and read_info(out)["trainer"] == "sft"
+    assert cli(argv) == 0
+    assert "found (already trained" in capsys.readouterr().err
+    assert cli(["train", "sft", "--base", str(base), "--budget", "2", "--param", "problem=16"]) == 2
+    assert "unknown field 'problem'" in capsys.readouterr().err
+
+
+def test_a_matrix_train_section_feeds_cells_and_a_rerun_does_not_retrain(base: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THINKBENCH_CACHE", str(tmp_path / "cache"))
+    doc = {"name": "tr", "tasks": [{"name": "addition", "params": {"digits": 2}, "n_problems": 6}],
+           "checkpoints": [str(base)],
+           "train": {"base": str(base), "trainers": [
+               {"name": "sft", "label": "control", "budgets": [1, 2], "params": SMALL | {"source": "samples"}},
+               {"name": "grpo", "budgets": [2], "params": SMALL}]},
+           "methods": ["greedy", {"name": "majority", "budgets": [2]}],
+           "generation": {"max_tokens": 48}}
+    matrix = parse_matrix(doc, "tr.yaml")
+    assert [c.label for c in matrix.checkpoints] == [base.name, "control@1", "control@2", "grpo@2"]
+    result = run_matrix(matrix, tmp_path / "run", quiet=True)
+    assert result.failed == 0
+    df = load_records(tmp_path / "run")
+    trained = df[df.checkpoint != base.name]
+    assert set(trained.checkpoint) == {"control@1", "control@2", "grpo@2"}
+    assert (trained.post_train_flops > 0).all() and (df[df.checkpoint == base.name].post_train_flops == 0).all()
+    by_ckpt = trained.groupby("checkpoint").post_train_flops.first()
+    assert by_ckpt["control@2"] > by_ckpt["control@1"]
+    built = sorted((tmp_path / "cache" / "trained").glob("*/model.safetensors"))
+    assert len(built) == 3
+    stamps = [p.stat().st_mtime_ns for p in built]
+    # A new run directory with the same matrix: the checkpoints are found, not retrained.
+    again = run_matrix(parse_matrix(doc, "tr.yaml"), tmp_path / "run2", quiet=True)
+    assert again.failed == 0 and [p.stat().st_mtime_ns for p in built] == stamps
+
+
+def test_a_train_section_names_its_mistakes(base: Path) -> None:
+    doc = {"name": "tr", "tasks": [{"name": "addition", "params": {"digits": 2}, "n_problems": 2}], "methods": ["greedy"],
+           "train": {"base": str(base), "trainers": [{"name": "grpo", "budgets": [2], "params": {"lr": "fast"}}]}}
+    with pytest.raises(ConfigError, match=r"tr.yaml: train.trainers\[0\].params.lr: expected float"):
+        parse_matrix(doc, "tr.yaml")
+    doc["train"] = {"base": str(base), "task": "gsm8k", "trainers": [{"name": "grpo", "budgets": [2]}]}
+    with pytest.raises(ConfigError, match="train.task: 'gsm8k' is not a task of this matrix"):
+        parse_matrix(doc, "tr.yaml")
+    doc["train"] = {"base": str(base), "trainers": [{"name": "ppo", "budgets": [2]}]}
+    with pytest.raises(ConfigError, match=r"train.trainers\[0\]: .*ppo"):
+        parse_matrix(doc, "tr.yaml")
