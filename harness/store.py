@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+import dataclasses
 from dataclasses import asdict
 from pathlib import Path
 
@@ -167,8 +168,17 @@ def load_records(run_dir: str | Path) -> pd.DataFrame:
         failed = len(load_failures(run_dir))
         extra = f"; {failed} cells failed (see {Path(run_dir) / 'failures'})" if failed else ""
         raise ConfigError(f"{run_dir}: no records found (expected {records}/*.parquet){extra}")
-    try:
-        return pd.read_parquet(records)
-    except Exception as e:  # noqa: BLE001 - a part from another thinkbench version or a torn copy
-        raise ConfigError(f"{records}: records could not be read ({type(e).__name__}: "
-                          f"{str(e).splitlines()[0] if str(e) else ''})") from None
+    parts = []
+    for part in sorted(records.glob("*.parquet")):
+        try:
+            parts.append(pd.read_parquet(part))
+        except Exception as e:  # noqa: BLE001 - a torn copy or not a Parquet file
+            raise ConfigError(f"{part}: records could not be read ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0] if str(e) else ''})") from None
+    df = pd.concat(parts, ignore_index=True)
+    # A part written before a column existed reads with that column's default (e.g. a run
+    # resumed across versions), so every run has the one Record schema.
+    for f in dataclasses.fields(Record):
+        if f.name not in df.columns:
+            df[f.name] = f.default
+    return df

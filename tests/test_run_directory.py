@@ -206,3 +206,19 @@ def test_missing_testbed_aliases_name_their_builder(tmp_path: Path, monkeypatch,
         resolve_checkpoint("testbed/orm")
     with pytest.raises(ConfigError, match=r"'testbed/step-601' does not exist \(built: testbed/final, testbed/step-300\)"):
         resolve_checkpoint("testbed/step-601")
+
+
+def test_records_written_before_a_column_existed_read_with_its_default(tmp_path) -> None:
+    """A run resumed across versions: an old part lacks `post_train_flops`; it reads as 0."""
+    import pandas as pd
+
+    from harness.contracts import Record
+    from harness.store import load_records
+
+    records = tmp_path / "run" / "records"
+    records.mkdir(parents=True)
+    new = pd.DataFrame([Record(run="run", cell="a", problem_id="p1", post_train_flops=5.0).__dict__])
+    new.to_parquet(records / "cell-new.parquet")
+    new.drop(columns=["post_train_flops"]).assign(cell="b").to_parquet(records / "cell-old.parquet")
+    df = load_records(tmp_path / "run").sort_values("cell")
+    assert list(df["post_train_flops"]) == [5.0, 0.0] and list(df.columns) == Record.columns()

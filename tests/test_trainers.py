@@ -14,6 +14,7 @@ from harness.cli import main as cli
 from harness.config import make_config
 from harness.matrix import parse_matrix
 from harness.registry import BACKENDS, TRAINERS, ConfigError
+from harness.report.html import write_report
 from harness.runner import run_matrix
 from harness.store import load_records
 from harness.trained import TrainSpec, ensure_trained
@@ -138,6 +139,17 @@ def test_a_matrix_train_section_feeds_cells_and_a_rerun_does_not_retrain(base: P
     assert (trained.post_train_flops > 0).all() and (df[df.checkpoint == base.name].post_train_flops == 0).all()
     by_ckpt = trained.groupby("checkpoint").post_train_flops.first()
     assert by_ckpt["control@2"] > by_ckpt["control@1"]
+    # The report puts training and test-time compute on one axis, a curve per trainer × method.
+    write_report(tmp_path / "run", tmp_path / "report")
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    assert "## Training + test-time compute" in summary
+    section = summary.split("## Training + test-time compute")[1].split("\n## ")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| addition") and "control@2 | greedy" in line]
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    train, test, total = (float(c) for c in cells[-3:])
+    assert train == pytest.approx(by_ckpt["control@2"], rel=1e-2) and total == pytest.approx(train + test, rel=1e-2)
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert "accuracy vs training + test-time compute" in page and "control · greedy" in page
     built = sorted((tmp_path / "cache" / "trained").glob("*/model.safetensors"))
     assert len(built) == 3
     stamps = [p.stat().st_mtime_ns for p in built]

@@ -77,10 +77,20 @@ def train(base: Path, task, budget: int, seed: int, cfg: DPOTrainConfig, out: Pa
                         loss_weights=list(cfg.loss_weights) or None, include_num_input_tokens_seen="non_padding")
         trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
         tokens = fit(trainer, "dpo", budget, progress)
+        logged = [h for h in trainer.state.log_history if "logps/chosen" in h]
     # The reference model scores every pair the policy trains on: one forward pass per token.
     return finish("dpo", base, model, tokenizer, out, cfg, budget=budget, seed=seed, task=task,
                   train_tokens=tokens, scored_tokens=tokens, data=data, started=started,
-                  extra={"pairs": len(rows)})
+                  extra={"pairs": len(rows), "dynamics": _dynamics(logged)})
+
+
+def _dynamics(logged: list[dict]) -> dict:
+    """First and last logged mean log-probs of chosen and rejected solutions and the reward
+    margin: plain DPO on self pairs can widen the margin while the chosen log-prob falls."""
+    keys = ("logps/chosen", "logps/rejected", "rewards/margins")
+    if not logged:
+        return {}
+    return {k: [float(logged[0][k]), float(logged[-1][k])] for k in keys if k in logged[0]}
 
 
 TRAINERS.register("dpo", config=DPOTrainConfig)(Trainer(

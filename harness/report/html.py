@@ -20,6 +20,7 @@ from harness.report.stats import (
     envelopes,
     paired_differences,
 )
+from harness.report.training import has_training, training_figure, training_table
 from harness.store import load_failures, load_records
 
 # x-axis choices (column, label); the first is the default view. FLOPs come first because they
@@ -219,11 +220,24 @@ def write_report(run_dir: str | Path, out: str | Path) -> Path:
         failed_md = f"\n## Failed cells ({len(failures)})\n\n{note}\n\n{_markdown(shown_f)}"
         failed_html = (f"<h2>Failed cells ({len(failures)})</h2><p>{html.escape(note)}</p>"
                        f"{shown_f.to_html(index=False, escape=True, border=0)}")
+    train_md = train_html = ""
+    if has_training(agg):
+        title = "Training + test-time compute"
+        note = ("Checkpoints made by the matrix's trainers from one base. 'train FLOPs' is what the "
+                "trainer added to the base (6 · params · training tokens, a reference model's scoring, "
+                "and the sampling that made its data or rollouts); 'test FLOPs' is the method's "
+                "inference over all evaluated problems. Their sum is the x-axis of the training plot.")
+        shown_t = training_table(agg)
+        train_md = f"\n## {title}\n\n{note}\n\n{_markdown(shown_t)}"
+        train_html = (f"<h2>{html.escape(title)}</h2><p>{html.escape(note)}</p>"
+                      + "\n".join(training_figure(agg, t).to_html(full_html=False, include_plotlyjs=False)
+                                  for t in sorted(agg["task"].unique()))
+                      + shown_t.to_html(index=False, escape=True, border=0))
     summary = (
         f"# thinkbench report: {run}\n\n{len(records)} records, {agg['task'].nunique()} task(s), "
         f"{agg['method'].nunique()} method(s). Accuracy is the mean over problems with a 95 % "
         "interval; maj@k and pass@k are exact expectations over the sample pool.\n\n" + _markdown(table)
-        + failed_md + paired_md + eff_md)
+        + failed_md + train_md + paired_md + eff_md)
     figures = "\n".join(task_figure(agg, t).to_html(full_html=False, include_plotlyjs=False)
                         for t in sorted(agg["task"].unique()))
     page = f"""<!doctype html>
@@ -244,6 +258,7 @@ each checkpoint has its own envelope over its methods without a verifier.</p>
 <h2>Summary</h2>
 {table.to_html(index=False, escape=True, border=0)}
 {failed_html}
+{train_html}
 {paired_html}
 {eff_html}
 </body></html>"""

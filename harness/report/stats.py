@@ -57,6 +57,7 @@ def aggregate(records: pd.DataFrame) -> pd.DataFrame:
                         generated_tokens=("generated_tokens", "mean"),
                         prompt_tokens=("prompt_tokens", "mean"), flops=("flops", "mean"),
                         wall_s=("wall_s", "mean"), train_flops=("train_flops", "max"),
+                        post_train_flops=("post_train_flops", "max"),
                         errors=("errors", "sum"), seeds=("seed", "nunique"),
                         verifier=("verifier", "max")))
     rows = []
@@ -66,7 +67,8 @@ def aggregate(records: pd.DataFrame) -> pd.DataFrame:
             "n": len(g), "seeds": int(g["seeds"].max()), "accuracy": float(g["correct"].mean()),
             "ci_low": lo, "ci_high": hi, "generated_tokens": float(g["generated_tokens"].mean()),
             "flops": float(g["flops"].mean()), "wall_s": float(g["wall_s"].mean()),
-            "train_flops": float(g["train_flops"].max()), "errors": int(g["errors"].sum()),
+            "train_flops": float(g["train_flops"].max()),
+            "post_train_flops": float(g["post_train_flops"].max()), "errors": int(g["errors"].sum()),
             "oracle": bool(g["oracle"].max()), "verifier": str(g["verifier"].max())})
     return pd.DataFrame(rows)
 
