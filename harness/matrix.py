@@ -25,7 +25,7 @@ from harness.trained import TrainSpec
 TOP_FIELDS = {"name", "tasks", "checkpoints", "methods", "budgets", "seeds", "n_problems",
               "split", "generation", "exclude", "train"}
 TRAIN_FIELDS = {"base", "task", "seeds", "trainers", "params"}
-TRAINER_FIELDS = {"name", "label", "budgets", "params"}
+TRAINER_FIELDS = {"name", "label", "budgets", "params", "base"}
 TASK_FIELDS = {"name", "params", "split", "n_problems", "problem_seed", "label"}
 CKPT_FIELDS = {"name", "path", "backend", "params"}
 METHOD_FIELDS = {"name", "params", "budgets", "label", "generation", "verifier"}
@@ -380,10 +380,18 @@ def _trained(r: _Reader, value: Any, tasks: list[TaskSpec]) -> list[CheckpointSp
     task = match[0]
     seeds = r.ints(t.get("seeds", [0]), "train.seeds")
     eval_params = t.get("params", {}) or {}
-    out = []
+    out: list[CheckpointSpec] = []
     for i, raw in enumerate(r.list_of(t.get("trainers"), "train.trainers")):
         where = f"train.trainers[{i}]"
         entry = r.entry(raw, where, TRAINER_FIELDS)
+        start, start_spec = base, None
+        if "base" in entry:  # a chain: an earlier trainer's checkpoint, by its name
+            earlier = {c.label: c for c in out}
+            name = r.text(entry["base"], f"{where}.base")
+            if name not in earlier:
+                raise r.fail(f"{where}.base", f"{name!r} is not an earlier trainer's checkpoint "
+                                              f"(known: {', '.join(earlier) or 'none'})")
+            start, start_spec = earlier[name].path, earlier[name].train
         try:
             cls = TRAINERS.config(entry["name"])
         except ConfigError as e:
@@ -393,7 +401,8 @@ def _trained(r: _Reader, value: Any, tasks: list[TaskSpec]) -> list[CheckpointSp
         budgets = r.ints(entry.get("budgets"), f"{where}.budgets", positive=True)
         for budget in budgets:
             for seed in seeds:
-                spec = TrainSpec(entry["name"], base, task.name, tuple(sorted(task.params.items())), budget, seed, cfg)
+                spec = TrainSpec(entry["name"], start, task.name, tuple(sorted(task.params.items())), budget, seed,
+                                 cfg, start_spec)
                 name = f"{label}@{budget}" + (f"-s{seed}" if len(seeds) > 1 else "")
                 backend_cfg = r.config(BACKENDS.config("hf") or BackendConfig, eval_params, "train.params", "backend 'hf'")
                 out.append(CheckpointSpec(name, str(spec.default_path()), "hf", backend_cfg, spec))

@@ -32,11 +32,14 @@ class TrainSpec:
     budget: int
     seed: int
     config: Any
+    base_spec: TrainSpec | None = None  # the base is itself a trainer's checkpoint (a chain)
 
     def key(self) -> str:
         """Identity of the checkpoint: everything that changes its weights, the base's own
-        identity (its thinkbench.json and weight files' sizes and times) included."""
-        ident = {"trainer": self.trainer, "base": self.base, "base_id": _dir_identity(Path(self.base)),
+        identity included (a trained base: its spec's key, known before it is built; else its
+        thinkbench.json and weight files' sizes and times)."""
+        base_id = self.base_spec.key() if self.base_spec else _dir_identity(Path(self.base))
+        ident = {"trainer": self.trainer, "base": self.base, "base_id": base_id,
                  "task": self.task, "task_params": self.task_params, "budget": self.budget,
                  "seed": self.seed, "config": asdict(self.config)}
         return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:12]
@@ -75,6 +78,8 @@ def ensure_trained(spec: TrainSpec, out: Path | None = None, progress: Progress 
     """Build the checkpoint of `spec` in `out` (default: its cache path) unless it is there.
     Returns (path, its thinkbench.json, whether it was reused)."""
     path = Path(out) if out is not None else spec.default_path()
+    if spec.base_spec is not None:  # a chain: its base first (found in the cache when built)
+        ensure_trained(spec.base_spec, Path(spec.base), progress)
     with _lock(path):
         if is_built(spec, path):
             return path, read_info(path), True

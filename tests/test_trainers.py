@@ -169,3 +169,29 @@ def test_a_train_section_names_its_mistakes(base: Path) -> None:
     doc["train"] = {"base": str(base), "trainers": [{"name": "ppo", "budgets": [2]}]}
     with pytest.raises(ConfigError, match=r"train.trainers\[0\]: .*ppo"):
         parse_matrix(doc, "tr.yaml")
+
+
+def test_search_made_data_and_a_chain_of_trainers(base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """rft on solutions found by a test-time method (majority@4 here: no verifier needed), then
+    grpo from that checkpoint: the chain's checkpoint carries both trainers' compute."""
+    monkeypatch.setenv("THINKBENCH_CACHE", str(tmp_path / "cache"))
+    doc = {"name": "chain", "tasks": [{"name": "addition", "params": {"digits": 2}, "n_problems": 4}],
+           "train": {"base": str(base), "trainers": [
+               {"name": "rft", "label": "searched", "budgets": [2],
+                "params": SMALL | {"samples": 2, "search": "majority", "search_budget": 4}},
+               {"name": "grpo", "base": "searched@2", "budgets": [2], "params": SMALL}]},
+           "methods": ["greedy"], "generation": {"max_tokens": 32}}
+    matrix = parse_matrix(doc, "chain.yaml")
+    assert run_matrix(matrix, tmp_path / "run", quiet=True).failed == 0
+    first, second = (read_info(c.path) for c in matrix.checkpoints)
+    assert first["sampled_per_round"] == 48 * 2 and 0 < first["kept_per_round"][0] <= 96
+    assert second["base"] == matrix.checkpoints[0].path
+    assert second["post_train_flops"] == pytest.approx(
+        first["post_train_flops"] + second["stage_flops"] + second["data_flops"])
+    # The chain's identity is known before its base is built: a fresh parse names the same cells.
+    assert parse_matrix(doc, "chain.yaml").fingerprint() == matrix.fingerprint()
+    with pytest.raises(ConfigError, match=r"train.trainers\[1\].base: 'searched@3' is not an earlier"):
+        doc["train"]["trainers"][1]["base"] = "searched@3"
+        parse_matrix(doc, "chain.yaml")
+    with pytest.raises(ConfigError, match="search 'beam' needs a verifier"):
+        make_config(TRAINERS.config("rft"), {"search": "beam"}, "rft")

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from baselines.train.tuning import Progress, TuneConfig, finish, fit, load_model, load_policy, sample, trl_args, workdir
+from baselines.train.tuning import DataConfig, Progress, finish, fit, load_model, load_policy, sample, trl_args, workdir
 from harness.contracts import TrainedCheckpoint, Trainer
 from harness.registry import TRAINERS
 
@@ -24,10 +24,9 @@ LOSSES = ("sigmoid", "ipo", "apo_zero", "apo_down", "hinge", "robust", "bco_pair
 
 
 @dataclass(frozen=True)
-class DPOTrainConfig(TuneConfig):
+class DPOTrainConfig(DataConfig):
     """Pairs from `samples` per problem; TRL's losses, weighted; KL strength `beta`."""
 
-    samples: int = 8
     pairs: int = 4                       # at most this many pairs per problem
     beta: float = 0.1
     loss: tuple[str, ...] = ("sigmoid",)  # TRL loss_type list, e.g. [sigmoid, sft] (RPO)

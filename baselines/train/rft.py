@@ -14,23 +14,22 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from baselines.train.tuning import Progress, TuneConfig, finish, load_model, load_policy, sample, sft_steps
+from baselines.train.tuning import DataConfig, Progress, finish, load_model, load_policy, sample, sft_steps
 from harness.contracts import Cost, TrainedCheckpoint, Trainer
 from harness.registry import TRAINERS
 
 
 @dataclass(frozen=True)
-class RFTConfig(TuneConfig):
+class RFTConfig(DataConfig):
     """How many samples per problem, how many rounds, and where each round starts from."""
 
-    samples: int = 8        # k solutions sampled per train problem
     iterations: int = 1     # rounds of sample → filter → fine-tune (STaR / ReST-EM when > 1)
     from_base: bool = True  # each round fine-tunes the base (ReST-EM); false: the newest model
 
     def validate(self) -> None:
         super().validate()
-        if self.samples < 1 or self.iterations < 1:
-            raise ValueError("samples and iterations must be >= 1")
+        if self.iterations < 1:
+            raise ValueError("iterations must be >= 1")
 
 
 def train(base: Path, task, budget: int, seed: int, cfg: RFTConfig, out: Path,

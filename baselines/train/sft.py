@@ -13,14 +13,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from baselines.train.tuning import Progress, TuneConfig, finish, load_model, load_policy, sample, sft_steps
+from baselines.train.tuning import DataConfig, Progress, finish, load_model, load_policy, sample, sft_steps
 from harness.checkpoint import resolve_checkpoint
 from harness.contracts import Cost, TrainedCheckpoint, Trainer
 from harness.registry import TRAINERS, ConfigError
 
 
 @dataclass(frozen=True)
-class SFTTrainConfig(TuneConfig):
+class SFTTrainConfig(DataConfig):
     """What to imitate: the task's own solutions (`gold`) or `samples` from `teacher`."""
 
     source: Literal["gold", "samples"] = "gold"

@@ -21,10 +21,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.checkpoint import read_info, save_checkpoint
+from harness.checkpoint import read_info, resolve_checkpoint, save_checkpoint
 from harness.compute import inference_flops, training_flops
-from harness.contracts import Cost, Problem, TrainedCheckpoint, TrainerConfig
-from harness.registry import BACKENDS
+from harness.config import make_config
+from harness.contracts import Cost, Problem, Sampling, TrainedCheckpoint, TrainerConfig, VerifierConfig
+from harness.methods import SamplePool, SolveContext
+from harness.registry import BACKENDS, METHODS, VERIFIERS
 
 Progress = Callable[[str, int, int], None]
 
@@ -47,6 +49,34 @@ class TuneConfig(TrainerConfig):
             raise ValueError("lr and temperature must be > 0")
 
 
+@dataclass(frozen=True)
+class DataConfig(TuneConfig):
+    """Where training solutions come from: `samples` per problem, drawn by plain sampling or,
+    with `search`, by a registered test-time method at `search_budget` (one solution per problem
+    per run, `samples` runs with different seeds), scored by `verifier` at `verifier_path` when
+    the method needs one. Search-made data is what OpenR, ReST-MCTS* and LLaMA-Berry train on."""
+
+    samples: int = 8
+    search: str = ""          # a test-time method (beam, mcts, best_of_n, ...); "": plain sampling
+    search_budget: int = 4
+    verifier: str = ""        # the search's verifier (prm, orm, judge); "": none
+    verifier_path: str = ""   # its checkpoint (`testbed/prm`, a directory, a hub id)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.samples < 1 or self.search_budget < 1:
+            raise ValueError("samples and search_budget must be >= 1")
+        if self.search:
+            method = METHODS.get(self.search)  # an unknown name: one error naming the known ones
+            if method.needs_verifier and not self.verifier:
+                raise ValueError(f"search {self.search!r} needs a verifier (verifier: prm, verifier_path: ...)")
+            why = method.config().budget_error(self.search_budget) if method.uses_budget else None
+            if why:
+                raise ValueError(f"search_budget: {why}")
+        if self.verifier:
+            VERIFIERS.get(self.verifier)
+
+
 @dataclass
 class Sampled:
     """One sampled solution of a train problem and whether the task's checker accepts it."""
@@ -58,8 +88,11 @@ class Sampled:
 
 def sample(policy: Any, task: Any, problems: list[Problem], k: int, cfg: TuneConfig, seed: int
            ) -> tuple[list[list[Sampled]], Cost]:
-    """`k` solutions per problem from `policy`, each checked; one list per problem. A check
-    that raises counts the sample as wrong (it never enters training as correct)."""
+    """`k` solutions per problem from `policy` (by `cfg.search` when it names one), each
+    checked; one list per problem. A check that raises counts the sample as wrong (it never
+    enters training as correct)."""
+    if getattr(cfg, "search", ""):
+        return search(policy, task, problems, k, cfg, seed)
     outs, costs = policy.generate([task.prompt(p) for p in problems], n=k, temperature=cfg.temperature,
                                   max_tokens=cfg.max_tokens, seed=seed)
     texts = [[c.text for c in comps] for comps in outs]
@@ -71,6 +104,38 @@ def sample(policy: Any, task: Any, problems: list[Problem], k: int, cfg: TuneCon
     it = iter(verdicts)
     pools = [[Sampled(p, t, bool(next(it))) for t in ts] for p, ts in zip(problems, texts)]
     return pools, sum(costs, Cost())
+
+
+def search(policy: Any, task: Any, problems: list[Problem], k: int, cfg: DataConfig, seed: int
+           ) -> tuple[list[list[Sampled]], Cost]:
+    """`k` runs of the test-time method `cfg.search` over the problems (seeds seed..seed+k-1):
+    each run's final solution per problem, checked; the cost is everything the runs spent,
+    the verifier's included. A problem the method returns nothing for gets no sample."""
+    method = METHODS.get(cfg.search)
+    verifier = None
+    if cfg.verifier:
+        vcfg = make_config(VERIFIERS.config(cfg.verifier) or VerifierConfig,
+                           {"path": resolve_checkpoint(cfg.verifier_path)} if cfg.verifier_path else {},
+                           f"{cfg.search} verifier {cfg.verifier!r}")
+        verifier = VERIFIERS.get(cfg.verifier)(task, vcfg)
+    sampling = Sampling(temperature=cfg.temperature, max_tokens=cfg.max_tokens)
+    pools: list[list[Sampled]] = [[] for _ in problems]
+    cost = Cost()
+    for run in range(k):
+        policy.reset_cache()
+        if verifier is not None:
+            verifier.reset_cache()
+        pool = SamplePool(cfg.search_budget, seed + run, sampling) if method.pooled else None
+        ctx = SolveContext(policy, task, seed + run, sampling, pool, verifier, method.config())
+        by_id = {a.problem_id: a for a in method.solve(ctx, problems, cfg.search_budget)}
+        for i, p in enumerate(problems):
+            a = by_id.get(p.id)
+            if a is None:
+                continue
+            cost += a.cost
+            if a.traces and a.error is None:
+                pools[i].append(Sampled(p, a.traces[0], _safe_check(task, a.traces[0], p)))
+    return pools, cost
 
 
 def _safe_check(task: Any, text: str, problem: Problem) -> bool:
