@@ -7,10 +7,13 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
+
+import yaml
 
 from harness.contracts import config_fields
 from harness.registry import ConfigError
@@ -22,6 +25,26 @@ def _type_name(hint: Any) -> str:
     if typing.get_origin(hint) is Literal:
         return " or ".join(repr(v) for v in typing.get_args(hint))
     return str(hint).replace("<class '", "").replace("'>", "").replace("typing.", "")
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2's floats: `1e-4` is a number, not the string
+    YAML 1.1 makes of an exponent without a dot (a learning rate written the usual way)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                  |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                  |\.[0-9_]+(?:[eE][-+][0-9]+)?
+                  |[-+]?\.(?:inf|Inf|INF)
+                  |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML safely, reading `1e-4` as a float (see `_Loader`)."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 
 def coerce(hint: Any, value: Any, where: str) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from harness.checkpoint import resolve_checkpoint
-from harness.config import coerce, config_dict, make_config
+from harness.config import coerce, config_dict, load_yaml, make_config
 from harness.contracts import BackendConfig, Method, MethodConfig, Sampling, VerifierConfig
 from harness.registry import BACKENDS, METHODS, TASKS, TRAINERS, VERIFIERS, ConfigError, load_plugins
 from harness.trained import TrainSpec
@@ -426,7 +426,7 @@ def load_matrix(path: str | Path) -> Matrix:
     if not p.is_file():
         raise ConfigError(f"{path}: no such matrix file")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = load_yaml(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
     except yaml.YAMLError as e:

@@ -195,3 +195,16 @@ def test_search_made_data_and_a_chain_of_trainers(base: Path, tmp_path: Path, mo
         parse_matrix(doc, "chain.yaml")
     with pytest.raises(ConfigError, match="search 'beam' needs a verifier"):
         make_config(TRAINERS.config("rft"), {"search": "beam"}, "rft")
+
+
+def test_a_learning_rate_written_1e_4_is_a_number(base: Path, tmp_path: Path) -> None:
+    """YAML 1.1 reads `1e-4` (no dot) as a string; a matrix and `--param` read it as a float."""
+    path = tmp_path / "m.yaml"
+    path.write_text(f"tasks: [{{name: addition, params: {{digits: 2}}, n_problems: 2}}]\nmethods: [greedy]\n"
+                    f"train: {{base: {base}, trainers: [{{name: grpo, budgets: [2], params: {{lr: 1e-4}}}}]}}\n")
+    from harness.matrix import load_matrix
+
+    assert load_matrix(path).checkpoints[0].train.config.lr == 1e-4
+    path.write_text(path.read_text().replace("lr: 1e-4", "lr: '1e-4'"))  # quoted: a string, refused
+    with pytest.raises(ConfigError, match="lr: expected float, got '1e-4'"):
+        load_matrix(path)

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from harness.checkpoint import read_info, resolve_checkpoint, save_checkpoint
 from harness.compute import inference_flops, training_flops
@@ -252,6 +252,12 @@ class RLConfig(TuneConfig):
     generations: int = 8
     beta: float = 0.0
     lr: float = 1e-5
+    # The reward: the task's checker (1/0), or a learned `verifier` at `verifier_path` (a PRM or
+    # ORM's solution score), as Math-Shepherd trains with its PRM. A learned reward can be gamed;
+    # the evaluation's checker shows whether it was.
+    reward: Literal["checker", "verifier"] = "checker"
+    verifier: str = ""
+    verifier_path: str = ""
 
     def validate(self) -> None:
         super().validate()
@@ -259,6 +265,8 @@ class RLConfig(TuneConfig):
             raise ValueError(f"generations must be >= 2 and divide batch ({self.batch})")
         if self.beta < 0:
             raise ValueError("beta must be >= 0")
+        if self.reward == "verifier" and not (self.verifier and self.verifier_path):
+            raise ValueError("reward 'verifier' needs verifier (prm, orm) and verifier_path")
 
 
 def checker_reward(task: Any, problems: list[Problem]) -> Callable[..., list[float]]:
@@ -271,6 +279,26 @@ def checker_reward(task: Any, problems: list[Problem]) -> Callable[..., list[flo
 
     reward.__name__ = "correct"
     return reward
+
+
+def verifier_reward(task: Any, problems: list[Problem], cfg: RLConfig) -> tuple[Callable[..., list[float]], list[Cost]]:
+    """A TRL reward function from a learned verifier: its solution score of the completion's
+    steps (0 for a completion with none). The second value collects what scoring cost."""
+    vcfg = make_config(VERIFIERS.config(cfg.verifier) or VerifierConfig,
+                       {"path": resolve_checkpoint(cfg.verifier_path)}, f"reward verifier {cfg.verifier!r}")
+    verifier = VERIFIERS.get(cfg.verifier)(task, vcfg)
+    by_id = {p.id: p for p in problems}
+    spent: list[Cost] = []
+
+    def reward(prompts: list[str], completions: list[str], problem_id: list[str], **_: Any) -> list[float]:
+        steps = [task.steps(c) for c in completions]
+        verifier.reset_cache()
+        scores, costs = verifier.score_many([by_id[i] for i in problem_id], steps)
+        spent.extend(costs)
+        return [float(verifier.solution_score(s)) if st else 0.0 for s, st in zip(scores, steps)]
+
+    reward.__name__ = cfg.verifier
+    return reward, spent
 
 
 def rl_train(name: str, config_cls: type, trainer_cls: type, base: Path, task: Any, budget: int, seed: int,
@@ -290,11 +318,17 @@ def rl_train(name: str, config_cls: type, trainer_cls: type, base: Path, task: A
         args = trl_args(config_cls, cfg, budget, seed, Path(tmp), num_generations=cfg.generations,
                         max_completion_length=cfg.max_tokens, temperature=cfg.temperature, beta=cfg.beta,
                         num_iterations=1, **extra)
-        trainer = trainer_cls(model=model, reward_funcs=checker_reward(task, problems), args=args,
-                              train_dataset=data, processing_class=tokenizer)
+        spent: list[Cost] = []
+        if cfg.reward == "verifier":
+            reward, spent = verifier_reward(task, problems, cfg)
+        else:
+            reward = checker_reward(task, problems)
+        trainer = trainer_cls(model=model, reward_funcs=reward, args=args, train_dataset=data,
+                              processing_class=tokenizer)
         tokens = fit(trainer, name, budget, progress)
     params = sum(p.numel() for p in model.parameters())
-    rollouts = Cost(flops=inference_flops(params, tokens))  # the samples RL learns from
+    # The samples RL learns from, and what a learned reward spent scoring them.
+    rollouts = sum(spent, Cost(flops=inference_flops(params, tokens)))
     rewards = [h[k] for h in trainer.state.log_history for k in ("reward",) if k in h]
     return finish(name, base, model, tokenizer, out, cfg, budget=budget, seed=seed, task=task,
                   train_tokens=tokens, scored_tokens=tokens if cfg.beta > 0 else 0, data=rollouts,

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from harness.checkpoint import resolve_checkpoint
-from harness.config import make_config
+from harness.config import load_yaml, make_config
 from harness.matrix import build_task
 from harness.progress import progress_bar
 from harness.registry import TRAINERS, ConfigError, load_plugins
@@ -24,7 +24,7 @@ def assignments(pairs: list[str], flag: str) -> dict:
         if not eq or not key:
             raise ConfigError(f"{flag} {pair!r}: expected NAME=VALUE")
         try:
-            out[key] = yaml.safe_load(value)
+            out[key] = load_yaml(value)
         except yaml.YAMLError:
             raise ConfigError(f"{flag} {pair!r}: the value is not valid YAML") from None
     return out
