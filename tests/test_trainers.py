@@ -208,3 +208,27 @@ def test_a_learning_rate_written_1e_4_is_a_number(base: Path, tmp_path: Path) ->
     path.write_text(path.read_text().replace("lr: 1e-4", "lr: '1e-4'"))  # quoted: a string, refused
     with pytest.raises(ConfigError, match="lr: expected float, got '1e-4'"):
         load_matrix(path)
+
+
+def test_step_level_pairs_meet_at_the_first_wrong_step() -> None:
+    """Step-DPO pairs: same prefix, the wrong step rejected, a correct solution's step chosen."""
+    from baselines.train.dpo import step_pairs
+    from baselines.train.tuning import Sampled
+    from tasks.math.addition import AdditionTask, solution_text
+
+    task = AdditionTask(digits=2)
+    p = task.problems("train", 1, 0)[0]
+    a, b = p.meta["a"], p.meta["b"]
+    right = solution_text(a, b, 2)
+    lines = right.splitlines()
+    da, db = a % 10, b % 10
+    slip = f"{da}+{db}+0={da + db + 1}"  # the first column miswritten
+    wrong = "\n".join([slip] + lines[1:]) + "\n"
+    pool = [Sampled(p, right, True), Sampled(p, wrong, False)]
+    rows = step_pairs([pool], task, pairs=4)
+    assert rows == [{"prompt": task.prompt(p), "chosen": lines[0] + "\n", "rejected": slip + "\n"}]
+    # A slip in the second column: the prompt carries the right first column.
+    wrong2 = "\n".join([lines[0], lines[1].replace("=", "=1")] + lines[2:]) + "\n"
+    rows = step_pairs([[Sampled(p, right, True), Sampled(p, wrong2, False)]], task, pairs=4)
+    assert rows[0]["prompt"] == task.prompt(p) + lines[0] + "\n" and rows[0]["chosen"] == lines[1] + "\n"
+    assert step_pairs([[Sampled(p, wrong, False)]], task, pairs=4) == []  # no correct solution to pair with

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from baselines.train.tuning import DataConfig, Progress, finish, fit, load_model, load_policy, sample, trl_args, workdir
 from harness.contracts import TrainedCheckpoint, Trainer
@@ -28,6 +29,7 @@ class DPOTrainConfig(DataConfig):
     """Pairs from `samples` per problem; TRL's losses, weighted; KL strength `beta`."""
 
     pairs: int = 4                       # at most this many pairs per problem
+    level: Literal["outcome", "step"] = "outcome"  # step: Step-DPO pairs at the first wrong step
     beta: float = 0.1
     loss: tuple[str, ...] = ("sigmoid",)  # TRL loss_type list, e.g. [sigmoid, sft] (RPO)
     loss_weights: tuple[float, ...] = ()  # one weight per loss (default: 1 each)
@@ -56,6 +58,38 @@ def preference_pairs(pools, task, pairs: int) -> list[dict]:
     return rows
 
 
+def step_pairs(pools, task, pairs: int) -> list[dict]:
+    """Step-level pairs (Step-DPO, Lai et al. 2024; SELF-EXPLORE's "first pit"): for a wrong
+    solution, the prompt is the problem plus its steps before the first wrong one (the task's
+    exact step labels), the rejected side is that wrong step, and the chosen side is the step a
+    correct solution of the same problem takes after the same prefix. A wrong solution whose
+    prefix no correct one shares gives no pair."""
+    sep = task.step_separator
+    rows = []
+    for pool in pools:
+        problem = pool[0].problem
+        good = [task.steps(s.text) for s in pool if s.correct]
+        seen: set[tuple[str, ...]] = set()
+        for s in pool:
+            if s.correct or len(seen) >= pairs:
+                continue
+            steps = task.steps(s.text)
+            labels = task.step_labels(problem, steps)
+            if labels is None:
+                raise ValueError(f"dpo: level 'step' needs a task that labels steps exactly; {task.name!r} does not")
+            if all(labels):
+                continue  # wrong answer with every step right (e.g. a cut-off solution): no pit
+            j = labels.index(False)
+            prefix = tuple(steps[:j])
+            chosen = next((g[j] for g in good if len(g) > j and tuple(g[:j]) == prefix), None)
+            if chosen is None or prefix + (steps[j],) in seen:
+                continue
+            seen.add(prefix + (steps[j],))
+            rows.append({"prompt": task.prompt(problem) + "".join(st + sep for st in prefix),
+                         "chosen": chosen + sep, "rejected": steps[j] + sep})
+    return rows
+
+
 def train(base: Path, task, budget: int, seed: int, cfg: DPOTrainConfig, out: Path,
           progress: Progress | None = None) -> TrainedCheckpoint:
     """The trainer contract: `budget` DPO steps on pairs from the base's own samples."""
@@ -67,7 +101,7 @@ def train(base: Path, task, budget: int, seed: int, cfg: DPOTrainConfig, out: Pa
     if progress:
         progress(f"sampling {cfg.samples} per problem for pairs", 0, 1)
     pools, data = sample(load_policy(base), task, problems, cfg.samples, cfg, seed)
-    rows = preference_pairs(pools, task, cfg.pairs)
+    rows = (step_pairs if cfg.level == "step" else preference_pairs)(pools, task, cfg.pairs)
     if not rows:
         raise ValueError("dpo: no problem had both a correct and an incorrect sample (no pairs)")
     model, tokenizer = load_model(base)

@@ -255,7 +255,7 @@ def train(base: Path | None, task, budget: int, seed: int, cfg: TestbedConfig, o
     addition with the task's digits, into `out` (default: the cache). Reuses a finished one
     (`info["reused"]`) and resumes an interrupted one."""
     if base is not None:
-        raise ValueError("the testbed trains from scratch: base must be None")
+        raise ValueError("the testbed trains from scratch: give it no base (`--base none`)")
     cfg = replace(cfg, steps=budget, seed=seed, digits=getattr(task, "digits", cfg.digits))
     final, reused = bootstrap(out, cfg, progress=progress)
     info = read_info(final) | {"reused": reused}

@@ -36,12 +36,16 @@ def main(args: argparse.Namespace) -> int:
     cfg = make_config(trainer.config, assignments(args.param, "--param"), f"trainer {args.trainer!r} --param")
     task_params = assignments(args.task_param, "--task-param")
     build_task(args.task, task_params, f"--task {args.task}")
-    base = resolve_checkpoint(args.base) if args.base else ""
+    base = "" if args.base in ("", "none") else resolve_checkpoint(args.base)
     if args.budget < 1:
         raise ConfigError(f"--budget: expected a positive number of steps, got {args.budget}")
     spec = TrainSpec(args.trainer, base, args.task, tuple(sorted(task_params.items())), args.budget, args.seed, cfg)
-    with progress_bar() as update:
-        path, info, reused = ensure_trained(spec, args.out, update)
+    try:
+        with progress_bar() as update:
+            path, info, reused = ensure_trained(spec, args.out, update)
+    except ValueError as e:  # the trainer refused its inputs (no pairs, a base it cannot use): one line
+        print(f"thinkbench: error: {args.trainer}: {e}", file=sys.stderr)
+        return 2
     how = "found (already trained with these settings)" if reused else "trained"
     print(f"{args.trainer}: {how}; {info.get('post_train_flops', info.get('train_flops', 0.0)):.3g} FLOPs "
           f"added to the base, {info.get('train_wall_s', 0.0):.0f} s", file=sys.stderr)
@@ -52,7 +56,7 @@ def main(args: argparse.Namespace) -> int:
 def add(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser("train", help="train a checkpoint from a base (cached); prints its path last")
     t.add_argument("trainer", help="a registered trainer (`thinkbench trainers`)")
-    t.add_argument("--base", default="testbed", help="checkpoint to start from (default: the testbed)")
+    t.add_argument("--base", default="testbed", help="checkpoint to start from (default: the testbed; `none` for a trainer that starts from scratch)")
     t.add_argument("--task", default="addition", help="task whose train split is used (default: addition)")
     t.add_argument("--task-param", action="append", default=[], metavar="NAME=VALUE", help="a task parameter")
     t.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a trainer config field")
