@@ -232,3 +232,23 @@ def test_step_level_pairs_meet_at_the_first_wrong_step() -> None:
     rows = step_pairs([[Sampled(p, right, True), Sampled(p, wrong2, False)]], task, pairs=4)
     assert rows[0]["prompt"] == task.prompt(p) + lines[0] + "\n" and rows[0]["chosen"] == lines[1] + "\n"
     assert step_pairs([[Sampled(p, wrong, False)]], task, pairs=4) == []  # no correct solution to pair with
+
+
+def test_a_trainer_that_fails_fails_its_cells_and_the_run_goes_on(base: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """DPO with one sample per problem has no (correct, incorrect) pair: its cells are failures
+    (never finished cells), the other checkpoint's cells finish, and a rerun retries it."""
+    from harness.store import load_failures
+
+    monkeypatch.setenv("THINKBENCH_CACHE", str(tmp_path / "cache"))
+    doc = {"name": "f", "tasks": [{"name": "addition", "params": {"digits": 2}, "n_problems": 3}],
+           "train": {"base": str(base), "trainers": [
+               {"name": "dpo", "budgets": [2], "params": SMALL | {"samples": 1}},
+               {"name": "sft", "budgets": [1], "params": SMALL}]},
+           "methods": ["greedy", {"name": "majority", "budgets": [2]}], "generation": {"max_tokens": 32}}
+    result = run_matrix(parse_matrix(doc, "f.yaml"), tmp_path / "run", quiet=True)
+    assert result.failed == 2 and result.rows == 2 * 3
+    failures = load_failures(tmp_path / "run")
+    assert set(failures.checkpoint) == {"dpo@2"}
+    assert failures.error.str.contains("training dpo@2 failed: ValueError: dpo: no problem had both").all()
+    assert set(load_records(tmp_path / "run").checkpoint) == {"sft@1"}
