@@ -153,8 +153,10 @@ def load_policy(path: str | Path) -> Any:
 def trl_args(config_cls: type, cfg: TuneConfig, budget: int, seed: int, workdir: Path, **extra: Any) -> Any:
     """TRL's config for `budget` optimizer steps: seeded, no checkpoints or logs written, CPU
     unless a GPU is present (bf16 there when it is supported)."""
+    import datasets
     import torch
 
+    datasets.disable_progress_bars()  # TRL's dataset maps would draw bars under ours
     gpu = torch.cuda.is_available()
     return config_cls(output_dir=str(workdir), max_steps=budget, per_device_train_batch_size=cfg.batch,
                       learning_rate=cfg.lr, seed=seed, data_seed=seed, use_cpu=not gpu,
