@@ -14,8 +14,8 @@
 3. Step AUROC of both PRMs on held-out solutions against exact step correctness and against MC
    labels of the same held-out steps.
 4. best_of_n@16 and beam@4,16 (PRM aggregate min) with each PRM on `test_problems` test
-   problems, through the harness's public interface (parse_matrix + run_matrix), with majority
-   and oracle best-of-n (coverage) from the same sample pool as references.
+   problems, through the harness's public interface (parse_matrix + run_matrix), with one
+   sample, majority and oracle best-of-n (coverage) from the same sample pool as references.
 Prints one table and the wall time. About 10 minutes on one core at the defaults.
 """
 from __future__ import annotations
@@ -128,8 +128,9 @@ def prm_aurocs(path: Path, task, held: LabelSets) -> dict[str, float]:
 
 def search_matrix(policy_path: str, prms: dict[str, Path], n_problems: int, bon_budget: int,
                   beam_budgets: list[int]) -> dict:
-    """The matrix: best-of-N and beam with each PRM, plus majority and coverage references."""
-    methods: list = [{"name": "majority", "budgets": [bon_budget]},
+    """The matrix: best-of-N and beam with each PRM, plus one sample, majority and coverage
+    (oracle best-of-N) as references."""
+    methods: list = [{"name": "sample"}, {"name": "majority", "budgets": [bon_budget]},
                      {"name": "oracle_best_of_n", "budgets": [bon_budget]}]
     for name, path in prms.items():
         verifier = {"name": "prm", "path": str(path), "aggregate": "min"}
