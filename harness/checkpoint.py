@@ -16,7 +16,8 @@ INFO = "thinkbench.json"
 
 # What builds each kind of testbed alias, named in the error when it is missing.
 BUILDERS = {"final": "thinkbench bootstrap", "prm": "thinkbench train-verifier --kind prm",
-            "orm": "thinkbench train-verifier --kind orm"}
+            "orm": "thinkbench train-verifier --kind orm",
+            "prm-exact": "thinkbench train-verifier --kind prm --labels exact"}
 
 
 def read_info(path: str | Path) -> dict[str, Any]:
@@ -97,7 +98,7 @@ def resolve_checkpoint(value: str) -> str:
             raise ConfigError(f"checkpoint {value!r} does not exist (built: {known})")
         if builder is None:
             raise ConfigError(f"checkpoint {value!r}: unknown testbed checkpoint (known: testbed, "
-                              "testbed/step-N, testbed/prm, testbed/orm)")
+                              "testbed/step-N, " + ", ".join(f"testbed/{b}" for b in BUILDERS if b != "final") + ")")
         raise ConfigError(f"checkpoint {value!r} is not built yet: run `{builder}` first")
     if Path(value).expanduser().is_dir():
         return str(Path(value).expanduser().resolve())

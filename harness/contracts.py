@@ -229,6 +229,20 @@ class TaskBase:
         """The key answers are grouped by when voting: equal keys are the same answer."""
         return answer.strip()
 
+    def step_labels(self, problem: Problem, steps: Sequence[str]) -> list[bool] | None:
+        """Exact process labels: for each step of a solution, whether the prefix ending at it is
+        still correct; None (the default) when the task cannot check a step.
+
+        A step is labelled correct iff it AND every step before it is right. A step after the
+        first wrong one is labelled wrong even where it is locally right (a column line that
+        adds its own digits correctly after an earlier column's slip), because the prefix is
+        already doomed. That is the question Monte-Carlo labels (Math-Shepherd) estimate from
+        rollouts, "can this prefix still reach the right answer" (a faithful continuation of
+        a wrong step cannot), so exact and MC labels of the same steps can be compared; a
+        per-line "is this line right on its own" label would not be what a PRM is trained to
+        predict. Steps after a complete solution are wrong."""
+        return None
+
     def voting_keys(self, answers: list[str | None], problem: Problem) -> list[str | None]:
         """The voting keys of one problem's pool of answers (None for no answer). Two answers
         the checker finds equal must get one key; the default is `canonical` per answer, and a

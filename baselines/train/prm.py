@@ -1,9 +1,13 @@
-"""`prm` / `orm` trainers: value models from Monte-Carlo rollouts (Math-Shepherd, Wang et al. 2024).
+"""`prm` / `orm` trainers: value models from process labels (Math-Shepherd, Wang et al. 2024).
 
-Labelling: for each train problem, sample solutions from the policy; for every step prefix,
-draw k completions and label the step with the fraction that reach a correct answer (soft
-label; hard label = any correct). The last step's label is the solution's own correctness,
-which is also the ORM's outcome label. Training: a tiny Llama with a one-logit token
+Labelling (`labels`): sample solutions from the policy, then label every step
+- `mc` (default): by Monte-Carlo rollouts, Math-Shepherd style: for every step prefix draw k
+  completions and label the step with the fraction that reach a correct answer (soft label;
+  hard label = any correct). The last step's label is the solution's own correctness.
+- `exact`: by the task's own step checker (`Task.step_labels`: a step is correct iff it and
+  every step before it is right), where the task has one (the addition testbed does). No
+  rollouts are spent: the label cost is the sampling of the solutions alone.
+The ORM's label is the solution's outcome under either source. Training: a one-logit token
 classification head, BCE on the label at each step's newline (ORM: at the last step only).
 Labelling and training compute are both counted.
 """
@@ -12,8 +16,10 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -22,26 +28,29 @@ from baselines.verifiers.value_model import ORMConfig, PRMConfig, ValueModelVeri
 from harness.checkpoint import read_info, write_info
 from harness.compute import training_flops
 from harness.contracts import Cost, Problem, TrainedCheckpoint, Trainer, TrainerConfig
-from harness.registry import BACKENDS, TRAINERS
+from harness.registry import BACKENDS, TRAINERS, ConfigError
+
+LabelSource = Literal["mc", "exact"]
 
 
 @dataclass
 class LabeledSolution:
-    """One sampled solution with its Monte-Carlo step labels."""
+    """One sampled solution with its step labels (MC: a fraction of rollouts; exact: 0 or 1)."""
 
     problem: Problem
     steps: list[str]
-    soft: list[float]   # fraction of rollouts from each step prefix that end correct
+    soft: list[float]   # per step: fraction of rollouts from the prefix that end correct, or 0/1
     correct: bool       # the solution's own outcome
 
 
 @dataclass(frozen=True)
 class ValueModelConfig(TrainerConfig):
-    """Labelling (problems × samples, rollouts per step prefix) and training knobs."""
+    """Labelling (problems × samples, label source, rollouts per step prefix) and training knobs."""
 
     problems: int = 200      # train problems whose sampled solutions are labelled
     samples: int = 4         # sampled solutions per problem
-    rollouts: int = 4        # Monte-Carlo rollouts per step prefix
+    labels: LabelSource = "mc"  # "mc": rollout estimates; "exact": the task's step checker
+    rollouts: int = 4        # Monte-Carlo rollouts per step prefix (labels: mc only)
     eval_problems: int = 60  # held-out problems for the AUROC printed at the end
     hidden: int = 128
     layers: int = 4
@@ -55,42 +64,101 @@ class ValueModelConfig(TrainerConfig):
     def validate(self) -> None:
         if self.target not in ("prm", "orm"):
             raise ValueError(f"target must be 'prm' or 'orm', got {self.target!r}")
+        if self.labels not in LABELLERS:
+            raise ValueError(f"labels must be one of {', '.join(map(repr, LABELLERS))}, got {self.labels!r}")
         if min(self.problems, self.samples, self.rollouts, self.steps, self.batch) < 1:
             raise ValueError("problems, samples, rollouts, steps and batch must be >= 1")
 
 
-def mc_labels(policy, task, problems: list[Problem], *, samples: int = 4, rollouts: int = 8,
-              max_tokens: int = 64, temperature: float = 1.0, seed: int = 0
-              ) -> tuple[list[LabeledSolution], Cost]:
-    """Sample solutions and label each step prefix by k rollouts from it (all problems batched)."""
-    cost = Cost()
+def sample_solutions(policy, task, problems: list[Problem], *, samples: int = 4, max_tokens: int = 64,
+                     temperature: float = 1.0, seed: int = 0) -> tuple[list[LabeledSolution], Cost]:
+    """Sample `samples` solutions per problem (one batched call); each is labelled only with
+    its outcome so far (the last step's label), earlier steps 0 until a labeller fills them."""
     outs, costs = policy.generate([task.prompt(p) for p in problems], n=samples, temperature=temperature,
                                   max_tokens=max_tokens, seed=seed)
-    cost = sum(costs, cost)
     solutions = []
     for p, comps in zip(problems, outs):
         for c in comps:
             steps = task.steps(c.text)
             if steps:
                 correct = task.check(task.extract(c.text), p).correct
-                solutions.append(LabeledSolution(p, steps, [0.0] * len(steps), correct))
-    # Every proper prefix of every solution, rolled out k times in one batched call.
-    prefixes = [(si, j) for si, s in enumerate(solutions) for j in range(1, len(s.steps))]
+                solutions.append(LabeledSolution(p, steps, [0.0] * (len(steps) - 1) + [float(correct)], correct))
+    return solutions, sum(costs, Cost())
+
+
+def rollout_labels(policy, task, solutions: list[LabeledSolution], *, rollouts: int = 4, max_tokens: int = 64,
+                   temperature: float = 1.0, seed: int = 1) -> tuple[list[LabeledSolution], Cost]:
+    """Monte-Carlo labels: every proper prefix of every solution rolled out `rollouts` times in
+    one batched call; a step's label is the fraction that end correct (the last step keeps
+    the solution's own outcome). Returns labelled copies and the rollouts' cost."""
+    out = [replace(s, soft=[0.0] * (len(s.steps) - 1) + [float(s.correct)]) for s in solutions]
+    prefixes = [(si, j) for si, s in enumerate(out) for j in range(1, len(s.steps))]
     sep = task.step_separator
-    prompts = [task.prompt(solutions[si].problem) + "".join(st + sep for st in solutions[si].steps[:j])
-               for si, j in prefixes]
-    if prompts:
-        routs, rcosts = policy.generate(prompts, n=rollouts, temperature=temperature,
-                                        max_tokens=max_tokens, seed=seed + 1)
-        cost = sum(rcosts, cost)
-        for (si, j), comps in zip(prefixes, routs):
-            s = solutions[si]
-            head = "".join(st + sep for st in s.steps[:j])
-            wins = sum(task.check(task.extract(head + c.text), s.problem).correct for c in comps)
-            s.soft[j - 1] = wins / len(comps)
+    heads = ["".join(st + sep for st in out[si].steps[:j]) for si, j in prefixes]
+    if not prefixes:
+        return out, Cost()
+    routs, rcosts = policy.generate([task.prompt(out[si].problem) + head for (si, _), head in zip(prefixes, heads)],
+                                    n=rollouts, temperature=temperature, max_tokens=max_tokens, seed=seed)
+    for (si, j), head, comps in zip(prefixes, heads, routs):
+        s = out[si]
+        wins = sum(task.check(task.extract(head + c.text), s.problem).correct for c in comps)
+        s.soft[j - 1] = wins / len(comps)
+    return out, sum(rcosts, Cost())
+
+
+def can_label_steps(task, problem: Problem) -> bool:
+    """Whether `task` has exact step labels (its `step_labels` answers rather than None)."""
+    return task.step_labels(problem, []) is not None
+
+
+def require_step_labels(task, problem: Problem) -> None:
+    """A ConfigError naming the task when it cannot check steps (so `labels: exact` cannot work)."""
+    if not can_label_steps(task, problem):
+        raise ConfigError(f"labels: exact needs a task that can check each step; task "
+                          f"{getattr(task, 'name', '') or type(task).__name__!r} cannot (use labels: mc)")
+
+
+def exact_labels(task, solutions: list[LabeledSolution]) -> list[LabeledSolution]:
+    """Copies of `solutions` labelled by the task's own step checker (1.0 right prefix, 0.0 not);
+    a ConfigError naming the task when it cannot check steps."""
+    out = []
     for s in solutions:
-        s.soft[-1] = float(s.correct)
-    return solutions, cost
+        labels = task.step_labels(s.problem, s.steps)
+        if labels is None:
+            require_step_labels(task, s.problem)
+            raise ConfigError(f"task {getattr(task, 'name', '')!r} gave no step labels for problem {s.problem.id!r}")
+        out.append(replace(s, soft=[float(x) for x in labels]))
+    return out
+
+
+def mc_labels(policy, task, problems: list[Problem], *, samples: int = 4, rollouts: int = 8,
+              max_tokens: int = 64, temperature: float = 1.0, seed: int = 0
+              ) -> tuple[list[LabeledSolution], Cost]:
+    """Sample solutions and label each step prefix by k rollouts from it (all problems batched)."""
+    solutions, cost = sample_solutions(policy, task, problems, samples=samples, max_tokens=max_tokens,
+                                       temperature=temperature, seed=seed)
+    labelled, rcost = rollout_labels(policy, task, solutions, rollouts=rollouts, max_tokens=max_tokens,
+                                     temperature=temperature, seed=seed + 1)
+    return labelled, cost + rcost
+
+
+@dataclass(frozen=True)
+class Labeller:
+    """One label source: how it labels sampled solutions (with its cost), how the log names
+    it, and whether the task must be able to check steps."""
+
+    label: Callable[..., tuple[list[LabeledSolution], Cost]]  # (policy, task, solutions, cfg, seed)
+    describe: Callable[[ValueModelConfig], str]
+    needs_step_labels: bool = False
+
+
+LABELLERS: dict[str, Labeller] = {
+    "mc": Labeller(lambda policy, task, sols, cfg, seed: rollout_labels(policy, task, sols, rollouts=cfg.rollouts,
+                                                                        seed=seed),
+                   lambda cfg: f"{cfg.rollouts} Monte-Carlo rollouts per step prefix"),
+    "exact": Labeller(lambda policy, task, sols, cfg, seed: (exact_labels(task, sols), Cost()),
+                      lambda cfg: "the task's step checker (no rollouts)", needs_step_labels=True),
+}
 
 
 def _examples(task, tokenizer, solutions: list[LabeledSolution], target: str):
@@ -168,7 +236,8 @@ def train_value_model(solutions: list[LabeledSolution], task, tokenizer_from: st
 
 
 def step_auroc(scores: list[list[float]], solutions: list[LabeledSolution]) -> float:
-    """AUROC of step scores against hard MC labels (a step is good if any rollout from it wins)."""
+    """AUROC of step scores against hard labels: a step is positive when its label is > 0 (MC:
+    any rollout from it won; exact: its prefix is right)."""
     pos, neg = [], []
     for sc, s in zip(scores, solutions):
         for value, label in zip(sc, s.soft):
@@ -185,27 +254,46 @@ def step_auroc(scores: list[list[float]], solutions: list[LabeledSolution]) -> f
     return float(u / (len(pos) * len(neg)))
 
 
+def heldout_aurocs(verifier: ValueModelVerifier, task, held: list[LabeledSolution], target: str
+                   ) -> dict[str, float]:
+    """AUROC of the value model on held-out labelled solutions: `heldout_auroc` against their
+    labels (PRM: every step; ORM: the last step against the outcome) and, for a PRM on a task
+    that can check steps, `heldout_auroc_exact` against exact step correctness."""
+    scores, _ = verifier.score_many([s.problem for s in held], [s.steps for s in held])
+    if target == "orm":
+        outcome = [replace(s, soft=[float(s.correct)]) for s in held]
+        return {"heldout_auroc": step_auroc([sc[-1:] for sc in scores], outcome)}
+    out = {"heldout_auroc": step_auroc(scores, held)}
+    if held and can_label_steps(task, held[0].problem):
+        out["heldout_auroc_exact"] = step_auroc(scores, exact_labels(task, held))
+    return out
+
+
 def train(base: Path, task, budget: int, seed: int, cfg: ValueModelConfig, out: Path,
           progress=None) -> TrainedCheckpoint:
-    """The trainer contract: label the policy `base`'s samples on `task`'s train split by
-    rollouts, train the value model for `budget` steps, and measure held-out AUROC."""
+    """The trainer contract: label the policy `base`'s samples on `task`'s train split (by
+    rollouts, or exactly by the task's step checker), train the value model for `budget`
+    steps, and measure held-out AUROC (also against exact step labels where the task has them)."""
     cfg = replace(cfg, steps=budget, seed=seed)
+    problems = task.problems("train", cfg.problems, seed)
+    labeller = LABELLERS[cfg.labels]
+    if labeller.needs_step_labels:
+        require_step_labels(task, problems[0])  # before any sampling is spent
     policy = BACKENDS.get("hf")(base)
     t0 = time.perf_counter()
-    solutions, label_cost = mc_labels(policy, task, task.problems("train", cfg.problems, seed),
-                                      samples=cfg.samples, rollouts=cfg.rollouts, seed=seed)
+    sampled, sample_cost = sample_solutions(policy, task, problems, samples=cfg.samples, seed=seed)
+    solutions, rollout_cost = labeller.label(policy, task, sampled, cfg, seed + 1)
+    label_cost = sample_cost + rollout_cost
     print(f"labelled {len(solutions)} solutions ({sum(len(s.steps) for s in solutions)} steps) with "
-          f"{cfg.rollouts} rollouts per step prefix: {label_cost.generated_tokens:.0f} generated tokens, "
-          f"{label_cost.flops:.3g} FLOPs, {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+          f"{labeller.describe(cfg)}: "
+          f"{label_cost.generated_tokens:.0f} generated tokens, {label_cost.flops:.3g} FLOPs, "
+          f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
     path = train_value_model(solutions, task, base, out, cfg, label_cost, init_from=base)
-    held, _ = mc_labels(policy, task, task.problems("test", cfg.eval_problems, seed + 1),
-                        samples=cfg.samples, rollouts=cfg.rollouts, seed=seed + 1)
-    prm = cfg.target == "prm"
-    verifier = ValueModelVerifier(task, (PRMConfig if prm else ORMConfig)(path=str(path)))
-    scores, _ = verifier.score_many([s.problem for s in held], [s.steps for s in held])
-    auroc = step_auroc(scores if prm else [sc[-1:] for sc in scores],
-                       held if prm else [replace(s, soft=s.soft[-1:]) for s in held])
-    info = read_info(path) | {"heldout_auroc": auroc, "heldout_solutions": len(held)}
+    held_sampled, _ = sample_solutions(policy, task, task.problems("test", cfg.eval_problems, seed + 1),
+                                       samples=cfg.samples, seed=seed + 1)
+    held, _ = labeller.label(policy, task, held_sampled, cfg, seed + 2)
+    verifier = ValueModelVerifier(task, (PRMConfig if cfg.target == "prm" else ORMConfig)(path=str(path)))
+    info = read_info(path) | heldout_aurocs(verifier, task, held, cfg.target) | {"heldout_solutions": len(held)}
     write_info(path, info)
     return TrainedCheckpoint(path, Cost(flops=info["train_flops"] + label_cost.flops,
                                         wall_s=info["train_wall_s"]), info)
@@ -217,6 +305,7 @@ class ORMTrainConfig(ValueModelConfig):
 
 
 TRAINERS.register("prm", config=ValueModelConfig)(Trainer(
-    "prm", train, ValueModelConfig, doc="PRM from Monte-Carlo rollout labels (Math-Shepherd)"))
+    "prm", train, ValueModelConfig,
+    doc="PRM from process labels: Monte-Carlo rollouts (Math-Shepherd) or, labels: exact, the task's step checker"))
 TRAINERS.register("orm", config=ORMTrainConfig)(Trainer(
-    "orm", train, ORMTrainConfig, doc="ORM: the outcome label of the same rollouts"))
+    "orm", train, ORMTrainConfig, doc="ORM: the outcome label of the same sampled solutions"))

@@ -16,6 +16,7 @@ by construction (a hash of the operand pair), so test problems are never seen in
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,7 @@ from harness.registry import TASKS, ConfigError
 from tasks.math.numbers import canonical_number, numbers_equal
 
 ANSWER_RE = re.compile(r"A=(-?\d+)")
+COLUMN_LINE_RE = re.compile(r"(\d+)\+(\d+)\+(\d+)=(\d+)")
 SPLITS = ("train", "test")
 
 
@@ -53,6 +55,25 @@ def answer_from_columns(sums: list[int]) -> int:
     return int(("1" if sums[-1] >= 10 else "") + digits)
 
 
+def true_steps(a: int, b: int, digits: int) -> list[tuple[int, ...]]:
+    """The numbers each step of the correct solution must state: (digit a, digit b, carry in,
+    column sum) per column, least significant first, then (a + b,) for the answer line."""
+    steps: list[tuple[int, ...]] = []
+    carry = 0
+    for i in range(digits):
+        da, db = a // 10**i % 10, b // 10**i % 10
+        steps.append((da, db, carry, da + db + carry))
+        carry = (da + db + carry) // 10
+    return steps + [(a + b,)]
+
+
+def stated_numbers(step: str) -> tuple[int, ...] | None:
+    """The numbers a column line (`a+b+c=s`) or the answer line (`A=n`) states; None otherwise."""
+    line = step.strip()
+    found = COLUMN_LINE_RE.fullmatch(line) or ANSWER_RE.fullmatch(line)
+    return tuple(int(x) for x in found.groups()) if found else None
+
+
 def solution_text(a: int, b: int, digits: int) -> str:
     """The correct step-by-step solution (completion text, without the prompt)."""
     lines = column_lines(a, b, digits)
@@ -61,6 +82,17 @@ def solution_text(a: int, b: int, digits: int) -> str:
 
 def prompt_text(a: int, b: int) -> str:
     return f"{a}+{b}\n"
+
+
+def operands(problem: Problem) -> tuple[int, int]:
+    """The operand pair of an addition problem (its meta, else its prompt `a+b`)."""
+    if "a" in problem.meta and "b" in problem.meta:
+        return int(problem.meta["a"]), int(problem.meta["b"])
+    prompt = problem.prompt if isinstance(problem.prompt, str) else problem.prompt[-1]["content"]
+    found = re.fullmatch(r"\s*(\d+)\+(\d+)\s*", prompt)
+    if found is None:
+        raise ValueError(f"addition: problem {problem.id!r} has no operands in its meta or prompt")
+    return int(found.group(1)), int(found.group(2))
 
 
 @TASKS.register("addition")
@@ -114,5 +146,18 @@ class AdditionTask(TaskBase):
         return canonical_number(answer)
 
     def solution(self, problem: Problem) -> str:
-        a, b = problem.meta["a"], problem.meta["b"]
+        a, b = operands(problem)
         return solution_text(a, b, self.digits)
+
+    def step_labels(self, problem: Problem, steps: Sequence[str]) -> list[bool]:
+        """Exact process labels (see TaskBase.step_labels: a step is correct iff it and every
+        step before it is right). Column line i is right iff it states column i's true digits,
+        carry in and sum; the line after the last column is right iff it is `A=<a+b>`; a
+        malformed line, a missing column or anything after the answer line is wrong."""
+        a, b = operands(problem)
+        truth = true_steps(a, b, self.digits)
+        labels, ok = [], True
+        for i, step in enumerate(steps):
+            ok = ok and i < len(truth) and stated_numbers(step) == truth[i]
+            labels.append(ok)
+        return labels
