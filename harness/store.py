@@ -171,14 +171,14 @@ def load_records(run_dir: str | Path) -> pd.DataFrame:
     parts = []
     for part in sorted(records.glob("*.parquet")):
         try:
-            parts.append(pd.read_parquet(part))
+            df = pd.read_parquet(part)
         except Exception as e:  # noqa: BLE001 - a torn copy or not a Parquet file
             raise ConfigError(f"{part}: records could not be read ({type(e).__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else ''})") from None
-    df = pd.concat(parts, ignore_index=True)
-    # A part written before a column existed reads with that column's default (e.g. a run
-    # resumed across versions), so every run has the one Record schema.
-    for f in dataclasses.fields(Record):
-        if f.name not in df.columns:
-            df[f.name] = f.default
-    return df
+        # A part written before a column existed reads with that column's default (a run
+        # resumed across versions), so every run has the one Record schema.
+        for f in dataclasses.fields(Record):
+            if f.name not in df.columns:
+                df[f.name] = f.default
+        parts.append(df)
+    return pd.concat(parts, ignore_index=True)
