@@ -87,9 +87,11 @@ class ScriptedPolicy(PolicyBase):
 
     params = 1
 
-    def __init__(self, problem: Problem, sep: str = "\n", filler: int = 0, filler_text: str = "work") -> None:
+    def __init__(self, problem: Problem, sep: str = "\n", filler: int = 0, filler_text: str = "work",
+                 ending: str = "") -> None:
         self.right, self.wrong, self.sep = problem.reference, str(int(problem.reference) + 1), sep
         self.filler, self.filler_text = filler, filler_text  # steps between the first and the answer
+        self.ending = ending  # what it writes after the answer line, before EOS
         self.calls: list[dict] = []
 
     def rest(self, lines: list[str], i: int) -> str:
@@ -100,7 +102,7 @@ class ScriptedPolicy(PolicyBase):
         if len(lines) > self.filler + 1:
             return ""
         answer = f"A={self.right if lines[0] == 'good' else self.wrong}"
-        return self.sep.join([self.filler_text] * (self.filler + 1 - len(lines)) + [answer])
+        return self.sep.join([self.filler_text] * (self.filler + 1 - len(lines)) + [answer]) + self.ending
 
     def generate(self, prompts, *, n=1, temperature=0.0, top_p=1.0, max_tokens=64, stop=(), seed=None):
         out = []
@@ -134,6 +136,20 @@ def test_search_follows_the_verifier(method: str, liked: str, expect: bool) -> N
     assert task.check(attempt.answer, problem).correct is expect
     assert attempt.traces[0].startswith(liked)
     assert attempt.cost.generated_tokens > 0 and attempt.cost.prompt_tokens > 0  # verifier counted
+
+
+@pytest.mark.parametrize("method", ["beam", "dvts", "lookahead", "mcts"])
+@pytest.mark.parametrize("max_steps", [2, 20])
+def test_the_trace_is_what_the_policy_wrote(method: str, max_steps: int) -> None:
+    """A policy that ends its solution with a newline before EOS (as the testbed does): the
+    search's trace keeps it (was: dropped, so trainers learned text the policy never writes)."""
+    task = AdditionTask(digits=3)
+    problem = task.problems("test", 1, 0)[0]
+    policy = ScriptedPolicy(problem, filler=1, ending="\n")
+    config = METHODS.config(method)(**({} if method == "mcts" else {"max_steps": max_steps}))
+    ctx = SolveContext(policy, task, 0, Sampling(), verifier=PrefersVerifier("good"), config=config)
+    (attempt,) = METHODS.get(method).solve(ctx, [problem], 4)
+    assert attempt.traces[0] == f"good\nwork\nA={problem.reference}\n"
 
 
 @pytest.mark.parametrize("method", ["beam", "dvts", "lookahead"])

@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from baselines.search.stepwise import Beam, Search, complete, prefix_prompt, score, solution_text
+from baselines.search.stepwise import Beam, Search, complete, extend, prefix_prompt, score, solution_text
 from harness.contracts import Attempt, MethodConfig, Problem
 from harness.methods import SolveContext, register_method
 
@@ -27,6 +27,7 @@ class Node:
     value_sum: float = 0.0
     score: float = 0.0
     done: bool = False
+    tail: str = ""  # what the policy wrote after the last step (see stepwise.Beam)
 
     def uct(self, c: float) -> float:
         if self.visits == 0:
@@ -86,9 +87,9 @@ def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[A
             s.cost = s.cost + cost
             seen: dict[tuple[str, ...], Node] = {}
             for comp in comps:
-                steps = leaf.steps + ([comp.text] if comp.text.strip() else [])
-                if tuple(steps) not in seen:
-                    seen[tuple(steps)] = Node(steps, leaf, done=comp.stop_string is None or not comp.text.strip())
+                grown = extend(ctx, Beam(leaf.steps, tail=leaf.tail), comp)
+                if tuple(grown.steps) not in seen:
+                    seen[tuple(grown.steps)] = Node(grown.steps, leaf, done=grown.done, tail=grown.tail)
             leaf.children = list(seen.values())
             fresh += [(s, ch) for ch in leaf.children]
         beams = [(s, Beam(n.steps, done=n.done)) for s, n in fresh]
@@ -97,8 +98,8 @@ def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[A
             ends = complete(ctx, [beams[i] for i in open_], ctx.sampling.max_tokens * cfg.rollout_steps,
                             ctx.seed * 100_000 + sim + 50_000)
             extended = [b.steps for _, b in beams]
-            for i, steps in zip(open_, ends):
-                extended[i] = steps
+            for i, end in zip(open_, ends):
+                extended[i] = end.steps
             score(ctx, beams, extended)
         else:
             score(ctx, beams)
@@ -120,14 +121,12 @@ def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[A
         unfinished.append((s, best))
     # A search that ran out of simulations before any leaf finished completes its best node
     # greedily (counted), rather than answering nothing.
-    todo = [(s, Beam(n.steps)) for s, n in unfinished if not n.done]
-    if todo:
-        for (s, beam), steps in zip(todo, complete(ctx, todo, ctx.sampling.max_tokens * cfg.rollout_steps,
-                                                   ctx.seed * 100_000 + budget)):
-            beam.steps = steps
-    completed = {id(s): b.steps for s, b in todo}
+    todo = [(s, Beam(n.steps, tail=n.tail)) for s, n in unfinished if not n.done]
+    ends = complete(ctx, todo, ctx.sampling.max_tokens * cfg.rollout_steps, ctx.seed * 100_000 + budget) if todo else []
+    completed = {id(s): end for (s, _), end in zip(todo, ends)}
     for s, best in unfinished:
-        text = solution_text(ctx, completed.get(id(s), best.steps))
+        end = completed.get(id(s), best)
+        text = solution_text(ctx, end.steps, end.tail)
         attempts.append(Attempt(s.problem.id, ctx.task.extract(text), s.cost, traces=[text],
                                 n_samples=int(best.done)))
     return attempts

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from harness.contracts import Attempt, Cost, MethodConfig, Problem
+from harness.contracts import Attempt, Completion, Cost, MethodConfig, Problem
 from harness.methods import SolveContext
 
 
@@ -45,6 +45,7 @@ class Beam:
     steps: list[str]
     score: float = 0.0
     done: bool = False
+    tail: str = ""  # what the policy wrote after the last step (its separator, before EOS)
 
 
 @dataclass
@@ -73,9 +74,30 @@ def prefix_prompt(ctx: SolveContext, problem: Problem, steps: Sequence[str]) -> 
     return messages + [{"role": "assistant", "content": partial}]
 
 
-def solution_text(ctx: SolveContext, steps: Sequence[str]) -> str:
-    """The steps as one solution text."""
-    return ctx.task.step_separator.join(steps)
+def solution_text(ctx: SolveContext, steps: Sequence[str], tail: str = "") -> str:
+    """The steps as one solution text, ending as the policy ended it (`tail`): the trace is
+    what the policy wrote, so a trainer can learn from it (a dropped final separator before EOS
+    makes text the policy would never write)."""
+    return ctx.task.step_separator.join(steps) + tail
+
+
+def trailing(ctx: SolveContext, text: str, steps: Sequence[str]) -> str:
+    """What `text` holds after the last of the `steps` split from it (usually a separator)."""
+    rebuilt = ctx.task.step_separator.join(steps)
+    return text[len(rebuilt):] if text.startswith(rebuilt) else ""
+
+
+def extend(ctx: SolveContext, beam: Beam, c: Completion, whole: bool = False) -> Beam:
+    """`beam` continued by completion `c`: one step ended by the separator (or by EOS, which
+    finishes it), or with `whole` (no stop) every step of `c` to the end."""
+    if whole:
+        new = ctx.task.steps(c.text)
+        tail = trailing(ctx, c.text, new) if new else beam.tail + c.text
+    elif c.text.strip():
+        new, tail = [c.text], c.stop_string or ""
+    else:  # EOS right after a separator: nothing new, and the separator ends the solution
+        new, tail = [], beam.tail + c.text
+    return Beam(beam.steps + new, done=c.stop_string is None or not new, tail=tail)
 
 
 def score(ctx: SolveContext, items: list[tuple[Search, Beam]], steps: list[list[str]] | None = None) -> None:
@@ -109,14 +131,14 @@ def rollout(ctx: SolveContext, items: list[tuple[Search, Beam]], k: int, seed: i
     return extended
 
 
-def complete(ctx: SolveContext, items: list[tuple[Search, Beam]], max_tokens: int, seed: int) -> list[list[str]]:
+def complete(ctx: SolveContext, items: list[tuple[Search, Beam]], max_tokens: int, seed: int) -> list[Beam]:
     """Each beam's solution written greedily to the end (EOS or `max_tokens`), all of it kept."""
     prompts = [prefix_prompt(ctx, s.problem, b.steps) for s, b in items]
     outs, costs = ctx.policy.generate(prompts, n=1, temperature=0.0, max_tokens=max_tokens, seed=seed)
     extended = []
     for (s, b), (c,), cost in zip(items, outs, costs):
         s.cost = s.cost + cost
-        extended.append(b.steps + ctx.task.steps(c.text))
+        extended.append(extend(ctx, b, c, whole=True))
     return extended
 
 
@@ -141,8 +163,7 @@ def step_search(ctx: SolveContext, problems: Sequence[Problem], groups_per_probl
             g.search.cost = g.search.cost + cost
             for c in comps:
                 # The last step runs to the end: its text may hold several steps.
-                new = ctx.task.steps(c.text) if depth == last else ([c.text] if c.text.strip() else [])
-                candidates.append((g, Beam(b.steps + new, done=c.stop_string is None or not new)))
+                candidates.append((g, extend(ctx, b, c, whole=depth == last)))
         pairs = [(g.search, b) for g, b in candidates]
         unfinished = [(s, b) for s, b in pairs if not b.done]
         score(ctx, [(s, b) for s, b in pairs if b.done])
@@ -161,7 +182,7 @@ def step_search(ctx: SolveContext, problems: Sequence[Problem], groups_per_probl
     for s in searches:
         pool = s.finished + [b for g in groups if g.search is s for b in g.active]
         best = max(pool, key=lambda b: b.score) if pool else Beam([])
-        text = solution_text(ctx, best.steps)
+        text = solution_text(ctx, best.steps, best.tail)
         attempts.append(Attempt(s.problem.id, ctx.task.extract(text), s.cost, traces=[text],
                                 n_samples=len(s.finished)))
     return attempts
