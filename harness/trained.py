@@ -57,8 +57,17 @@ def _dir_identity(path: Path) -> dict:
 
 
 def is_built(spec: TrainSpec, path: Path) -> bool:
-    """Whether `path` holds the finished checkpoint of `spec`."""
-    return read_info(path).get("train_key") == spec.key()
+    """Whether `path` holds the finished checkpoint of `spec`. A chain's key is its base's spec,
+    so it also checks that the base is the one it was trained from (a base rebuilt since, by
+    newer code say, makes the chain stale)."""
+    info = read_info(path)
+    if info.get("train_key") != spec.key():
+        return False
+    return spec.base_spec is None or info.get("base_identity") == _as_json(_dir_identity(Path(spec.base)))
+
+
+def _as_json(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
 
 
 @contextmanager
@@ -90,5 +99,7 @@ def ensure_trained(spec: TrainSpec, out: Path | None = None, progress: Progress 
         base = Path(spec.base) if spec.base else None  # the testbed trains from scratch
         result = trainer.train(base, task, spec.budget, spec.seed, spec.config, path, progress)
         info = read_info(result.path) | {"train_key": spec.key()}
+        if spec.base_spec is not None:
+            info["base_identity"] = _as_json(_dir_identity(Path(spec.base)))
         write_info(result.path, info)
         return Path(result.path), info, False

@@ -191,6 +191,13 @@ def test_search_made_data_and_a_chain_of_trainers(base: Path, tmp_path: Path, mo
         first["post_train_flops"] + second["stage_flops"] + second["data_flops"])
     # The chain's identity is known before its base is built: a fresh parse names the same cells.
     assert parse_matrix(doc, "chain.yaml").fingerprint() == matrix.fingerprint()
+    # A base rebuilt since (newer code, same settings) makes the chain stale: it retrains.
+    from harness.trained import ensure_trained as build
+
+    grpo = matrix.checkpoints[1]
+    assert build(grpo.train)[2] is True  # found
+    (Path(grpo.train.base) / "model.safetensors").touch()
+    assert build(grpo.train)[2] is False  # retrained
     with pytest.raises(ConfigError, match=r"train.trainers\[1\].base: 'searched@3' is not an earlier"):
         doc["train"]["trainers"][1]["base"] = "searched@3"
         parse_matrix(doc, "chain.yaml")
