@@ -219,7 +219,8 @@ def test_a_learning_rate_written_1e_4_is_a_number(base: Path, tmp_path: Path) ->
 
 
 def test_step_level_pairs_meet_at_the_first_wrong_step() -> None:
-    """Step-DPO pairs: same prefix, the wrong step rejected, a correct solution's step chosen."""
+    """First-pit pairs: the prompt carries the shared right prefix; chosen and rejected are the
+    right and the wrong continuations from the first wrong step to the end."""
     from baselines.train.dpo import step_pairs
     from baselines.train.tuning import Sampled
     from tasks.math.addition import AdditionTask, solution_text
@@ -232,13 +233,14 @@ def test_step_level_pairs_meet_at_the_first_wrong_step() -> None:
     da, db = a % 10, b % 10
     slip = f"{da}+{db}+0={da + db + 1}"  # the first column miswritten
     wrong = "\n".join([slip] + lines[1:]) + "\n"
-    pool = [Sampled(p, right, True), Sampled(p, wrong, False)]
-    rows = step_pairs([pool], task, pairs=4)
-    assert rows == [{"prompt": task.prompt(p), "chosen": lines[0] + "\n", "rejected": slip + "\n"}]
+    rows = step_pairs([[Sampled(p, right, True), Sampled(p, wrong, False)]], task, pairs=4)
+    assert rows == [{"prompt": task.prompt(p), "chosen": right, "rejected": wrong}]
     # A slip in the second column: the prompt carries the right first column.
     wrong2 = "\n".join([lines[0], lines[1].replace("=", "=1")] + lines[2:]) + "\n"
-    rows = step_pairs([[Sampled(p, right, True), Sampled(p, wrong2, False)]], task, pairs=4)
-    assert rows[0]["prompt"] == task.prompt(p) + lines[0] + "\n" and rows[0]["chosen"] == lines[1] + "\n"
+    (row,) = step_pairs([[Sampled(p, right, True), Sampled(p, wrong2, False)]], task, pairs=4)
+    head = lines[0] + "\n"
+    assert row == {"prompt": task.prompt(p) + head, "chosen": right[len(head):], "rejected": wrong2[len(head):]}
+    assert row["chosen"].endswith("\n") and row["chosen"].startswith(lines[1])  # to the end, not one step
     assert step_pairs([[Sampled(p, wrong, False)]], task, pairs=4) == []  # no correct solution to pair with
 
 

@@ -29,7 +29,7 @@ class DPOTrainConfig(DataConfig):
     """Pairs from `samples` per problem; TRL's losses, weighted; KL strength `beta`."""
 
     pairs: int = 4                       # at most this many pairs per problem
-    level: Literal["outcome", "step"] = "outcome"  # step: Step-DPO pairs at the first wrong step
+    level: Literal["outcome", "step"] = "outcome"  # step: pairs from the first wrong step on (first pit)
     beta: float = 0.1
     loss: tuple[str, ...] = ("sigmoid",)  # TRL loss_type list, e.g. [sigmoid, sft] (RPO)
     loss_weights: tuple[float, ...] = ()  # one weight per loss (default: 1 each)
@@ -59,17 +59,19 @@ def preference_pairs(pools, task, pairs: int) -> list[dict]:
 
 
 def step_pairs(pools, task, pairs: int) -> list[dict]:
-    """Step-level pairs (Step-DPO, Lai et al. 2024; SELF-EXPLORE's "first pit"): for a wrong
-    solution, the prompt is the problem plus its steps before the first wrong one (the task's
-    exact step labels), the rejected side is that wrong step, and the chosen side is the step a
-    correct solution of the same problem takes after the same prefix. A wrong solution whose
-    prefix no correct one shares gives no pair."""
+    """Step-level pairs at the first wrong step ("first pit", SELF-EXPLORE, Hwang et al. 2024;
+    Step-DPO localises the same way): for a wrong solution, the prompt is the problem plus its
+    steps before the first wrong one (the task's exact step labels); the rejected side is the
+    wrong solution from there on, the chosen side a correct solution of the same problem from
+    the same prefix on. Whole continuations, not single steps: TRL ends every completion with
+    EOS, which after one step would teach the model to stop. A wrong solution whose prefix no
+    correct one shares gives no pair."""
     sep = task.step_separator
     rows = []
     for pool in pools:
         problem = pool[0].problem
-        good = [task.steps(s.text) for s in pool if s.correct]
-        seen: set[tuple[str, ...]] = set()
+        good = [s.text for s in pool if s.correct]
+        seen: set[str] = set()
         for s in pool:
             if s.correct or len(seen) >= pairs:
                 continue
@@ -79,14 +81,13 @@ def step_pairs(pools, task, pairs: int) -> list[dict]:
                 raise ValueError(f"dpo: level 'step' needs a task that labels steps exactly; {task.name!r} does not")
             if all(labels):
                 continue  # wrong answer with every step right (e.g. a cut-off solution): no pit
-            j = labels.index(False)
-            prefix = tuple(steps[:j])
-            chosen = next((g[j] for g in good if len(g) > j and tuple(g[:j]) == prefix), None)
-            if chosen is None or prefix + (steps[j],) in seen:
+            head = "".join(step + sep for step in steps[:labels.index(False)])
+            chosen = next((g for g in good if g.startswith(head)), None)
+            if chosen is None or not s.text.startswith(head) or s.text in seen:
                 continue
-            seen.add(prefix + (steps[j],))
-            rows.append({"prompt": task.prompt(problem) + "".join(st + sep for st in prefix),
-                         "chosen": chosen + sep, "rejected": steps[j] + sep})
+            seen.add(s.text)
+            rows.append({"prompt": task.prompt(problem) + head, "chosen": chosen[len(head):],
+                         "rejected": s.text[len(head):]})
     return rows
 
 
