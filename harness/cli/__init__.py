@@ -9,7 +9,7 @@ import sys
 from harness.registry import ConfigError
 
 # (module, what it adds); order = the order of `thinkbench --help`.
-COMMANDS = ("quickstart", "bootstrap", "get_model", "train", "train_verifier", "run", "report", "score", "listing")
+COMMANDS = ("quickstart", "bootstrap", "get_model", "train", "train_verifier", "run", "report", "compare", "score", "listing")
 
 
 def parser() -> argparse.ArgumentParser:
