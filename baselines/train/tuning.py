@@ -25,7 +25,7 @@ from harness.checkpoint import read_info, resolve_checkpoint, save_checkpoint
 from harness.compute import inference_flops, training_flops
 from harness.config import make_config
 from harness.contracts import Cost, Problem, Sampling, TrainedCheckpoint, TrainerConfig, VerifierConfig
-from harness.methods import SamplePool, SolveContext
+from harness.methods import SamplePool, SolveContext, extract_and_check
 from harness.registry import BACKENDS, METHODS, VERIFIERS
 
 Progress = Callable[[str, int, int], None]
@@ -97,13 +97,23 @@ def sample(policy: Any, task: Any, problems: list[Problem], k: int, cfg: TuneCon
                                   max_tokens=cfg.max_tokens, seed=seed)
     texts = [[c.text for c in comps] for comps in outs]
     flat = [(p, t) for p, ts in zip(problems, texts) for t in ts]
-    try:
-        verdicts = [v.correct for v in task.check_many([task.extract(t) for _, t in flat], [p for p, _ in flat])]
-    except Exception:  # noqa: BLE001 - one by one, so one odd sample cannot sink the batch
-        verdicts = [_safe_check(task, t, p) for p, t in flat]
-    it = iter(verdicts)
-    pools = [[Sampled(p, t, bool(next(it))) for t in ts] for p, ts in zip(problems, texts)]
+    it = iter(checked(task, [p for p, _ in flat], [t for _, t in flat]))
+    pools = [[Sampled(p, t, next(it)) for t in ts] for p, ts in zip(problems, texts)]
     return pools, sum(costs, Cost())
+
+
+def checked(task: Any, problems: list[Problem], texts: list[str]) -> list[bool]:
+    """Whether the task's checker accepts each text; one that cannot be extracted or checked
+    counts as wrong (it never enters training as correct)."""
+    _, verdicts, errors = extract_and_check(task, problems, texts)
+    return [bool(v.correct) and e is None for v, e in zip(verdicts, errors)]
+
+
+def build_verifier(task: Any, name: str, path: str, where: str) -> Any:
+    """A registered verifier on `task`, its checkpoint at `path` ("" for none)."""
+    cfg = make_config(VERIFIERS.config(name) or VerifierConfig,
+                      {"path": resolve_checkpoint(path)} if path else {}, where)
+    return VERIFIERS.get(name)(task, cfg)
 
 
 def search(policy: Any, task: Any, problems: list[Problem], k: int, cfg: DataConfig, seed: int
@@ -112,12 +122,8 @@ def search(policy: Any, task: Any, problems: list[Problem], k: int, cfg: DataCon
     each run's final solution per problem, checked; the cost is everything the runs spent,
     the verifier's included. A problem the method returns nothing for gets no sample."""
     method = METHODS.get(cfg.search)
-    verifier = None
-    if cfg.verifier:
-        vcfg = make_config(VERIFIERS.config(cfg.verifier) or VerifierConfig,
-                           {"path": resolve_checkpoint(cfg.verifier_path)} if cfg.verifier_path else {},
-                           f"{cfg.search} verifier {cfg.verifier!r}")
-        verifier = VERIFIERS.get(cfg.verifier)(task, vcfg)
+    verifier = (build_verifier(task, cfg.verifier, cfg.verifier_path, f"{cfg.search} verifier {cfg.verifier!r}")
+                if cfg.verifier else None)
     sampling = Sampling(temperature=cfg.temperature, max_tokens=cfg.max_tokens)
     pools: list[list[Sampled]] = [[] for _ in problems]
     cost = Cost()
@@ -128,21 +134,12 @@ def search(policy: Any, task: Any, problems: list[Problem], k: int, cfg: DataCon
         pool = SamplePool(cfg.search_budget, seed + run, sampling) if method.pooled else None
         ctx = SolveContext(policy, task, seed + run, sampling, pool, verifier, method.config())
         by_id = {a.problem_id: a for a in method.solve(ctx, problems, cfg.search_budget)}
-        for i, p in enumerate(problems):
-            a = by_id.get(p.id)
-            if a is None:
-                continue
-            cost += a.cost
-            if a.traces and a.error is None:
-                pools[i].append(Sampled(p, a.traces[0], _safe_check(task, a.traces[0], p)))
+        found = [(i, p, by_id[p.id]) for i, p in enumerate(problems) if p.id in by_id]
+        cost = sum((a.cost for _, _, a in found), cost)
+        kept = [(i, p, a.traces[0]) for i, p, a in found if a.traces and a.error is None]
+        for (i, p, text), ok in zip(kept, checked(task, [p for _, p, _ in kept], [t for _, _, t in kept])):
+            pools[i].append(Sampled(p, text, ok))
     return pools, cost
-
-
-def _safe_check(task: Any, text: str, problem: Problem) -> bool:
-    try:
-        return bool(task.check(task.extract(text), problem).correct)
-    except Exception:  # noqa: BLE001 - an unverifiable sample is not a correct one
-        return False
 
 
 def load_policy(path: str | Path) -> Any:
@@ -277,7 +274,7 @@ def checker_reward(task: Any, problems: list[Problem]) -> Callable[..., list[flo
     by_id = {p.id: p for p in problems}
 
     def reward(prompts: list[str], completions: list[str], problem_id: list[str], **_: Any) -> list[float]:
-        return [float(_safe_check(task, c, by_id[i])) for c, i in zip(completions, problem_id)]
+        return [float(ok) for ok in checked(task, [by_id[i] for i in problem_id], completions)]
 
     reward.__name__ = "correct"
     return reward
@@ -286,9 +283,7 @@ def checker_reward(task: Any, problems: list[Problem]) -> Callable[..., list[flo
 def verifier_reward(task: Any, problems: list[Problem], cfg: RLConfig) -> tuple[Callable[..., list[float]], list[Cost]]:
     """A TRL reward function from a learned verifier: its solution score of the completion's
     steps (0 for a completion with none). The second value collects what scoring cost."""
-    vcfg = make_config(VERIFIERS.config(cfg.verifier) or VerifierConfig,
-                       {"path": resolve_checkpoint(cfg.verifier_path)}, f"reward verifier {cfg.verifier!r}")
-    verifier = VERIFIERS.get(cfg.verifier)(task, vcfg)
+    verifier = build_verifier(task, cfg.verifier, cfg.verifier_path, f"reward verifier {cfg.verifier!r}")
     by_id = {p.id: p for p in problems}
     spent: list[Cost] = []
 

@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 
 from harness.registry import ConfigError
+from harness.report.stats import Z95
 
 PAIR = ["task", "method", "budget"]
-Z95, Z80 = 1.959963984540054, 0.8416212335729143
+Z80 = 0.8416212335729143  # one-sided normal quantile for 80 % power
 
 
 def mcnemar(b: int, c: int, mid: bool = False) -> float:
