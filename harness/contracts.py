@@ -87,6 +87,7 @@ class Attempt:
     n_samples: int = 0
     n_correct: int | None = None
     error: str | None = None
+    tree: str | None = None  # a tree search's explored tree (`search_tree` JSON), for the report
 
 
 @dataclass(frozen=True)
@@ -376,6 +377,8 @@ class Record:
     wall_s: float = _col("wall seconds attributed to this problem", 0.0)
     error: str | None = _col("extraction/checker/method error on this problem, if any")
     trace: str | None = _col("one completion behind the answer")
+    tree: str | None = _col("tree methods: the explored search tree, JSON {nodes: [{id, parent, step, score, visits, "
+                            "done, kept, chosen}]}")
     policy_params: int = _col("policy parameter count", 0)
     train_flops: float = _col("training FLOPs of the checkpoint, its base's included (0 when unknown)", 0.0)
     post_train_flops: float = _col("FLOPs a trainer spent making the checkpoint from its base: training "

@@ -23,6 +23,7 @@ from harness.contracts import Attempt, Cost, Problem, Record, content_hash
 from harness.matrix import Cell, CheckpointSpec, Matrix, TaskSpec, describe, pool_key
 from harness.methods import SamplePool, SolveContext
 from harness.progress import progress
+from harness.provenance import environment
 from harness.registry import BACKENDS, VERIFIERS, ConfigError
 from harness.store import RunStore, next_version
 from harness.trained import ensure_trained
@@ -98,7 +99,8 @@ def records_of(run: str, cell: Cell, problems: Sequence[Problem], attempts: list
                            n_samples=a.n_samples, n_correct=a.n_correct,
                            prompt_tokens=float(c.prompt_tokens), cached_tokens=float(c.cached_tokens),
                            generated_tokens=float(c.generated_tokens), flops=float(c.flops),
-                           wall_s=float(c.wall_s), error=a.error, trace=a.traces[0] if a.traces else None))
+                           wall_s=float(c.wall_s), error=a.error, trace=a.traces[0] if a.traces else None,
+                           tree=a.tree))
     return rows
 
 
@@ -175,6 +177,8 @@ def run_matrix(matrix: Matrix, out: str | Path, *, quiet: bool = False, prune: b
                              prune=prune)
         units = plan(matrix, {c.hash for c in cells if store.has(c.hash)}, out.name)
         total = sum(len(u.cells) for u in units)
+        if total:
+            store.log_session(environment() | {"matrix": matrix.name, "cells": total})
         rows = failed = 0
         with progress(quiet) as bar:
             job = bar.add_task(f"{matrix.name}: {total} cells to run", total=total)

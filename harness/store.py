@@ -3,6 +3,7 @@
 ```
 runs/<run>/run.json                    which matrix owns the directory (its cells' identities)
 runs/<run>/matrix.yaml                 a copy of that matrix
+runs/<run>/sessions.jsonl              one line per `thinkbench run`: host, packages, commit (provenance)
 runs/<run>/records/cell-<hash>.parquet one file per finished cell (the `Record` schema)
 runs/<run>/failures/cell-<hash>.json   a cell that raised: its error; rerun by the next `run`
 runs/<run>/.lock                       held by the one `thinkbench run` writing here
@@ -122,6 +123,12 @@ class RunStore:
             atomic_write(self.root / "matrix.yaml", Path(source).read_bytes())
         return len(stale)
 
+    def log_session(self, info: dict) -> None:
+        """Append one `thinkbench run` session's provenance (`harness.provenance.environment`)."""
+        path = self.root / "sessions.jsonl"
+        old = path.read_bytes() if path.is_file() else b""
+        atomic_write(path, old + (json.dumps(info, sort_keys=True, default=str) + "\n").encode())
+
     def write(self, cell_hash: str, records: list[Record]) -> Path:
         """Write one finished cell's records atomically; its old failure, if any, is gone."""
         frame = pd.DataFrame([asdict(r) for r in records], columns=COLUMNS)
@@ -159,6 +166,20 @@ def load_failures(run_dir: str | Path) -> pd.DataFrame:
         except (OSError, ValueError):
             continue
     return pd.DataFrame(rows, columns=["cell", "task", "checkpoint", "method", "budget", "seed", "error"])
+
+
+def load_sessions(run_dir: str | Path) -> list[dict]:
+    """The run's sessions (oldest first), as `RunStore.log_session` wrote them; unreadable lines skipped."""
+    path = Path(run_dir) / "sessions.jsonl"
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
 
 
 def load_records(run_dir: str | Path) -> pd.DataFrame:

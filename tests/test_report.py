@@ -3,6 +3,7 @@ efficiency against best-of-N from achievable configurations only, envelopes that
 what no configuration runs, and verifier compute on the default axis."""
 from __future__ import annotations
 
+import json
 from dataclasses import MISSING, fields
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from harness.contracts import Record
 from harness.report import write_report
 from harness.report.html import task_figure
 from harness.report.stats import aggregate, efficiency, envelopes
+from harness.store import load_failures, load_sessions
 
 N = 100  # problems per configuration: accuracies are exact multiples of 1/N
 
@@ -105,11 +107,11 @@ def test_figure_envelopes_are_staircases_of_one_checkpoint_per_token_axis() -> N
     views = {b.label: b.args[0] for b in fig.layout.updatemenus[0].buttons}
     tokens = next(v for label, v in views.items() if label.startswith("generated tokens"))
     shown = [i for i in envelope_traces if tokens["visible"][i]]
-    ckpts = [{t.rsplit(" · ", 1)[1] for t in tokens["text"][i]} for i in shown]
+    ckpts = [{t.rsplit(" · ", 1)[1] for t in tokens["hovertext"][i]} for i in shown]
     assert sorted(map(sorted, ckpts)) == [["big"], ["small"]]
     flops = next(v for label, v in views.items() if label.startswith("inference FLOPs"))
     (spanning,) = [i for i in envelope_traces if flops["visible"][i]]
-    assert {t.rsplit(" · ", 1)[1] for t in flops["text"][spanning]} == {"small", "big"}
+    assert {t.rsplit(" · ", 1)[1] for t in flops["hovertext"][spanning]} == {"small", "big"}
 
 
 def test_verifier_compute_shows_on_the_default_axis() -> None:
@@ -122,7 +124,7 @@ def test_verifier_compute_shows_on_the_default_axis() -> None:
         rows(BON, 4, 0.6, generated=gen, prompt=prompt + 4 * (prompt + gen),
              flops=policy_flops + 2 * prm_params * 4 * (prompt + gen), verifier="prm")))
     fig = task_figure(agg, "t")
-    x = {t.name: t.x[0] for t in fig.data if t.mode == "lines+markers" and t.line.dash != "dash"}
+    x = {t.name: t.x[0] for t in fig.data if t.mode == "lines+markers+text"}
     assert x[BON] > x["majority"]
     assert "verifier" in fig.layout.xaxis.title.text
 
@@ -131,3 +133,77 @@ def test_default_axis_falls_back_where_no_flops_are_counted() -> None:
     agg = aggregate(frame(rows("majority", 4, 0.5, generated=40, flops=0.0),
                           rows("greedy", 1, 0.4, generated=10, flops=0.0)))
     assert task_figure(agg, "t").layout.xaxis.title.text.startswith("generated tokens")
+
+
+def test_colours_stay_with_their_method_across_reports() -> None:
+    """A method's colour is a function of its label (was: of its position among the run's methods)."""
+    def colours(agg: pd.DataFrame) -> dict[str, str]:
+        return {t.name: t.line.color for t in task_figure(agg, "t").data if t.mode == "lines+markers+text"}
+
+    few = colours(aggregate(frame(rows("majority", 4, 0.5), rows("greedy", 1, 0.4))))
+    many = colours(aggregate(frame(rows("beam", 4, 0.5, verifier="prm"), rows("majority", 4, 0.5),
+                                   rows("greedy", 1, 0.4), rows("best_of_n(orm)", 4, 0.5, verifier="orm"),
+                                   rows(BON, 4, 0.5, verifier="prm"))))
+    assert few["majority"] == many["majority"] and few["greedy"] == many["greedy"]
+    assert len(set(many.values())) == len(many)  # two best_of_n variants: two shades
+
+
+def test_oracle_is_drawn_as_the_upper_bound_and_budgets_label_points() -> None:
+    agg = aggregate(frame(rows("oracle_best_of_n", 4, 0.9), rows("oracle_best_of_n", 8, 0.95),
+                          rows("majority", 4, 0.5), rows("majority", 8, 0.55)))
+    lines = {t.name: t for t in task_figure(agg, "t").data if t.mode == "lines+markers+text"}
+    oracle = lines["oracle_best_of_n (oracle: upper bound)"]
+    assert oracle.line.dash == "dot" and lines["majority"].line.dash == "solid"
+    assert list(lines["majority"].text) == ["4", "8"]
+
+
+def test_log_axis_labels_decades() -> None:
+    agg = aggregate(frame(rows("majority", 1, 0.5, flops=3e8), rows("majority", 64, 0.6, flops=2e10)))
+    axis = task_figure(agg, "t").layout.xaxis
+    assert axis.dtick == 1 and axis.exponentformat == "power"
+    narrow = aggregate(frame(rows("majority", 1, 0.5, flops=3e8), rows("majority", 2, 0.6, flops=6e8)))
+    assert task_figure(narrow, "t").layout.xaxis.dtick == "D2"  # less than a decade: 2-5 ticks
+
+
+def test_failed_cells_show_as_failed_not_as_zero(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "records").mkdir(parents=True)
+    (run / "failures").mkdir()
+    frame(rows("majority", 4, 0.5), rows("greedy", 1, 0.4)).to_parquet(run / "records" / "part-0.parquet")
+    (run / "failures" / "cell-x.json").write_text(json.dumps(
+        {"cell": "t/c/beam@8/seed0", "task": "t", "checkpoint": "c", "method": "beam", "budget": 8, "seed": 0,
+         "error": "RuntimeError: out of memory"}))
+    write_report(run, tmp_path / "report")
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    line = next(ln for ln in summary.splitlines() if "| beam | 8 |" in ln)  # the summary table's row
+    assert "FAILED" in line and "0.000" not in line
+    fig = task_figure(aggregate(pd.read_parquet(run / "records")), "t", load_failures(run))
+    assert "beam@8" in fig.layout.annotations[0].text and "not plotted" in fig.layout.annotations[0].text
+
+
+def test_report_has_provenance_samples_trees_and_data_files(tiny_ckpt: Path, tmp_path: Path) -> None:
+    """End to end on the testbed: the report says what produced it (matrix, checkpoint, sessions
+    with package versions), shows right and wrong samples per cell with their costs, draws a
+    tree search's tree, and exports the records it was built from."""
+    from harness.matrix import parse_matrix
+    from harness.runner import run_matrix
+
+    matrix = parse_matrix({
+        "name": "prov", "tasks": [{"name": "addition", "params": {"digits": 2}, "n_problems": 8}],
+        "checkpoints": [{"name": "tiny", "path": str(tiny_ckpt)}], "seeds": [0],
+        "generation": {"temperature": 1.0, "max_tokens": 48},
+        "methods": ["greedy", {"name": "majority", "budgets": [2]},
+                    {"name": "beam", "budgets": [4], "verifier": "oracle"}]})
+    run_matrix(matrix, tmp_path / "run", quiet=True)
+    (session,) = load_sessions(tmp_path / "run")
+    assert session["packages"]["torch"] and session["cells"] == 3 and session["torch_threads"] >= 1
+    page = write_report(tmp_path / "run", tmp_path / "report").read_text()
+    for part in ("id='provenance'", "id='samples'", "id='trees'", str(tiny_ckpt), "transformers "
+                 + session["packages"]["transformers"], "path to the answer"):
+        assert part in page, part
+    exported = pd.read_parquet(tmp_path / "report" / "records.parquet")
+    assert ("<b>right</b>" in page) == (exported["correct"] == 1).any()
+    assert ("<b>wrong</b>" in page) == (exported["correct"] == 0).any()
+    assert len(exported) == 8 * 3 and exported["tree"].notna().sum() == 8  # beam's rows only
+    summary = pd.read_csv(tmp_path / "report" / "summary.csv")
+    assert set(summary["method"]) == {"greedy", "majority", "beam(verifier=oracle)"}

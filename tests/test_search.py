@@ -152,6 +152,33 @@ def test_the_trace_is_what_the_policy_wrote(method: str, max_steps: int) -> None
     assert attempt.traces[0] == f"good\nwork\nA={problem.reference}\n"
 
 
+@pytest.mark.parametrize("method", ["beam", "dvts", "lookahead", "mcts"])
+def test_tree_methods_record_the_tree_they_explored(method: str) -> None:
+    """The `tree` column: every node the search proposed, linked to its parent, with the path
+    to the answer marked; that path's steps are the answer's trace (the report draws it)."""
+    import json
+
+    task = AdditionTask(digits=3)
+    problem = task.problems("test", 1, 0)[0]
+    policy = ScriptedPolicy(problem, filler=1)
+    ctx = SolveContext(policy, task, 0, Sampling(), verifier=PrefersVerifier("bad"),
+                       config=METHODS.config(method)())
+    (attempt,) = METHODS.get(method).solve(ctx, [problem], 4)
+    nodes = json.loads(attempt.tree)["nodes"]
+    ids = {n["id"] for n in nodes}
+    assert all(n["parent"] in ids for n in nodes if n["parent"] != -1)
+    assert any(n["step"] == "good" for n in nodes) and any(n["step"] == "bad" for n in nodes)
+    by_id = {n["id"]: n for n in nodes}
+    leaf = next(n for n in nodes if n["chosen"] and n["done"]
+                and not any(m["parent"] == n["id"] and m["chosen"] for m in nodes))
+    path = []
+    while leaf["id"] != -1 and leaf["step"]:
+        path.append(leaf["step"])
+        leaf = by_id.get(leaf["parent"], {"id": -1, "step": ""})
+    assert "\n".join(reversed(path)) == attempt.traces[0].rstrip("\n")
+    assert path[-1] == "bad"  # the path the verifier preferred
+
+
 @pytest.mark.parametrize("method", ["beam", "dvts", "lookahead"])
 def test_a_solution_longer_than_max_steps_still_gets_its_answer(method: str) -> None:
     """The last allowed step writes to the end, as search-and-learn does (was: no answer)."""

@@ -13,7 +13,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from baselines.search.stepwise import Beam, Search, complete, extend, prefix_prompt, score, solution_text
+from baselines.search.stepwise import (Beam, Search, complete, extend, prefix_prompt, score, solution_text,
+                                       tree_json)
 from harness.contracts import Attempt, MethodConfig, Problem
 from harness.methods import SolveContext, register_method
 
@@ -33,6 +34,23 @@ class Node:
         if self.visits == 0:
             return math.inf
         return self.value_sum / self.visits + c * math.sqrt(math.log(self.parent.visits + 1) / self.visits)
+
+
+def node_tree(root: Node, best: Node) -> str:
+    """The explored tree (`stepwise.tree_json`), with the path to the answer's node marked."""
+    nodes, stack = [], [(root, -1)]
+    chosen, node = set(), best
+    while node is not None:
+        chosen.add(id(node))
+        node = node.parent
+    while stack:
+        node, parent = stack.pop()
+        i = len(nodes)
+        nodes.append({"id": i, "parent": parent, "step": node.steps[-1] if node.steps else "",
+                      "score": round(node.score, 4), "visits": node.visits, "done": node.done,
+                      "kept": node.visits > 0, "chosen": id(node) in chosen})
+        stack += [(ch, i) for ch in reversed(node.children)]
+    return tree_json(nodes)
 
 
 def select(root: Node, c: float) -> Node:
@@ -118,15 +136,15 @@ def solve(ctx: SolveContext, problems: Sequence[Problem], budget: int) -> list[A
             stack += node.children
         finished = [n for n in nodes if n.done] or nodes
         best = max(finished, key=lambda n: (n.score, n.visits))
-        unfinished.append((s, best))
+        unfinished.append((s, best, root))
     # A search that ran out of simulations before any leaf finished completes its best node
     # greedily (counted), rather than answering nothing.
-    todo = [(s, Beam(n.steps, tail=n.tail)) for s, n in unfinished if not n.done]
+    todo = [(s, Beam(n.steps, tail=n.tail)) for s, n, _ in unfinished if not n.done]
     ends = complete(ctx, todo, ctx.sampling.max_tokens * cfg.rollout_steps, ctx.seed * 100_000 + budget) if todo else []
     completed = {id(s): end for (s, _), end in zip(todo, ends)}
-    for s, best in unfinished:
+    for s, best, root in unfinished:
         end = completed.get(id(s), best)
         text = solution_text(ctx, end.steps, end.tail)
         attempts.append(Attempt(s.problem.id, ctx.task.extract(text), s.cost, traces=[text],
-                                n_samples=int(best.done)))
+                                n_samples=int(best.done), tree=node_tree(root, best)))
     return attempts

@@ -12,6 +12,7 @@ candidates are kept once; how often one was proposed breaks score ties.
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ class Beam:
     score: float = 0.0
     done: bool = False
     tail: str = ""  # what the policy wrote after the last step (its separator, before EOS)
+    parent: Beam | None = field(default=None, repr=False, compare=False)  # the beam it extends (the search tree)
+    kept: bool = False  # survived selection (or finished): the tree view greys out the pruned
 
 
 @dataclass
@@ -54,7 +57,10 @@ class Group:
 
     search: Search
     width: int
-    active: list[Beam] = field(default_factory=lambda: [Beam([])])
+    active: list[Beam] = field(default_factory=lambda: [Beam([], kept=True)])
+
+    def __post_init__(self) -> None:
+        self.search.explored += self.active
 
 
 @dataclass
@@ -62,6 +68,31 @@ class Search:
     problem: Problem
     finished: list[Beam] = field(default_factory=list)
     cost: Cost = field(default_factory=Cost)
+    explored: list[Beam] = field(default_factory=list)  # every node proposed, roots first
+
+
+# A tree node shows the start of its step; the chosen path's whole text is the record's trace.
+STEP_CHARS = 160
+
+
+def tree_json(nodes: Sequence[dict]) -> str:
+    """A search tree as the `tree` record column holds it: nodes with id, parent (-1: a root),
+    the step's start, score, visits, done, kept, chosen."""
+    out = [n | {"step": n["step"][:STEP_CHARS]} for n in nodes]
+    return json.dumps({"nodes": out}, separators=(",", ":"))
+
+
+def beam_tree(explored: Sequence[Beam], best: Beam) -> str:
+    """The tree a step search explored, with the path to its answer (`best`) marked."""
+    index = {id(b): i for i, b in enumerate(explored)}
+    chosen, node = set(), best
+    while node is not None:
+        chosen.add(id(node))
+        node = node.parent
+    return tree_json([{"id": i, "parent": index.get(id(b.parent), -1) if b.parent is not None else -1,
+                       "step": b.steps[-1] if b.steps else "", "score": round(b.score, 4), "visits": 1,
+                       "done": b.done, "kept": b.kept, "chosen": id(b) in chosen}
+                      for i, b in enumerate(explored)])
 
 
 def prefix_prompt(ctx: SolveContext, problem: Problem, steps: Sequence[str]) -> str | list[dict]:
@@ -97,7 +128,7 @@ def extend(ctx: SolveContext, beam: Beam, c: Completion, whole: bool = False) ->
         new, tail = [c.text], c.stop_string or ""
     else:  # EOS right after a separator: nothing new, and the separator ends the solution
         new, tail = [], beam.tail + c.text
-    return Beam(beam.steps + new, done=c.stop_string is None or not new, tail=tail)
+    return Beam(beam.steps + new, done=c.stop_string is None or not new, tail=tail, parent=beam)
 
 
 def score(ctx: SolveContext, items: list[tuple[Search, Beam]], steps: list[list[str]] | None = None) -> None:
@@ -164,6 +195,7 @@ def step_search(ctx: SolveContext, problems: Sequence[Problem], groups_per_probl
             for c in comps:
                 # The last step runs to the end: its text may hold several steps.
                 candidates.append((g, extend(ctx, b, c, whole=depth == last)))
+                g.search.explored.append(candidates[-1][1])
         pairs = [(g.search, b) for g, b in candidates]
         unfinished = [(s, b) for s, b in pairs if not b.done]
         score(ctx, [(s, b) for s, b in pairs if b.done])
@@ -178,11 +210,13 @@ def step_search(ctx: SolveContext, problems: Sequence[Problem], groups_per_probl
             g.search.finished += [b for b in distinct if b.done]
             g.active = sorted((b for b in distinct if not b.done),
                               key=lambda b: (-b.score, -counts[tuple(b.steps)]))[:g.width]
+            for b in g.active + [b for b in distinct if b.done]:
+                b.kept = True
     attempts = []
     for s in searches:
         pool = s.finished + [b for g in groups if g.search is s for b in g.active]
         best = max(pool, key=lambda b: b.score) if pool else Beam([])
         text = solution_text(ctx, best.steps, best.tail)
         attempts.append(Attempt(s.problem.id, ctx.task.extract(text), s.cost, traces=[text],
-                                n_samples=len(s.finished)))
+                                n_samples=len(s.finished), tree=beam_tree(s.explored, best)))
     return attempts

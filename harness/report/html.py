@@ -4,7 +4,9 @@ One self-contained HTML file (plotly.js is inlined: it opens offline) and `summa
 """
 from __future__ import annotations
 
+import hashlib
 import html
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +22,8 @@ from harness.report.stats import (
     envelopes,
     paired_differences,
 )
+from harness.report.provenance import provenance_html, provenance_markdown
+from harness.report.samples import samples_html, trees_html
 from harness.report.training import has_training, training_figure, training_table
 from harness.store import load_failures, load_records
 
@@ -31,10 +35,48 @@ AXES = [("flops", "inference FLOPs / problem (policy + verifier)"),
         ("wall_s", "wall seconds / problem (policy + verifier)")]
 
 
+# Colours stay with a method from report to report: each registered method has its own hue, and
+# a variant of it (another verifier, a custom label) a shade of that hue picked by its label.
+METHOD_COLORS = {"greedy": "#1f77b4", "sample": "#7f7f7f", "majority": "#ff7f0e", "best_of_n": "#2ca02c",
+                 "weighted_best_of_n": "#9467bd", "borda": "#8c564b", "beam": "#e377c2", "dvts": "#17becf",
+                 "lookahead": "#bcbd22", "mcts": "#d62728", "self_refine": "#393b79",
+                 "oracle_best_of_n": "#555555"}
+SHADES = (0.0, -0.35, 0.35, -0.55)  # mix toward black (<0) or white (>0)
+
+
+def _digest(text: str) -> int:
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+
+
+def method_color(label: str, method_name: str | None = None) -> str:
+    """A method label's colour, the same in every report: its registered method's hue (a hash
+    of the name for a method without one), shaded by the label when the label adds to the name."""
+    name = method_name or label
+    base = METHOD_COLORS.get(name) or qualitative.Dark24[_digest(name) % len(qualitative.Dark24)]
+    if label == name:
+        return base
+    mix = SHADES[_digest(label) % len(SHADES)]
+    rgb = [int(base[i:i + 2], 16) for i in (1, 3, 5)]
+    target = 255 if mix > 0 else 0
+    return "#" + "".join(f"{round(c + (target - c) * abs(mix)):02x}" for c in rgb)
+
+
 def _series(agg: pd.DataFrame, task: str) -> list[tuple[str, pd.DataFrame]]:
+    """(name, points) per checkpoint × method, `sample` last so that it is drawn on top (its
+    points coincide with majority@1 and best_of_n@1)."""
     sub = agg[agg["task"] == task]
-    return [(f"{m} · {c}" if sub["checkpoint"].nunique() > 1 else m, g.sort_values("budget"))
-            for (c, m), g in sub.groupby(["checkpoint", "method"], sort=True)]
+    out = [(f"{m} · {c}" if sub["checkpoint"].nunique() > 1 else m, g.sort_values("budget"))
+           for (c, m), g in sub.groupby(["checkpoint", "method"], sort=True)]
+    return sorted(out, key=lambda s: s[0].split(" · ")[0] == "sample")
+
+
+def log_ticks(values: pd.Series) -> dict:
+    """Log-axis ticks that read plainly: one labelled tick per decade (10^k) when the points
+    span a decade or more; otherwise 1-2-5 steps, so a narrow range still has labels."""
+    v = values[values > 0]
+    if len(v) and math.log10(v.max() / v.min()) >= 1:
+        return {"dtick": 1, "exponentformat": "power", "minor": {"ticks": "inside", "showgrid": True}}
+    return {"dtick": "D2", "exponentformat": "power"}
 
 
 def axes_for(sub: pd.DataFrame) -> list[tuple[str, str]]:
@@ -51,31 +93,41 @@ def _envelope_name(label: str, col: str, several: bool) -> str:
     return "compute-optimal envelope" + (" (all checkpoints)" if several else "")
 
 
-def task_figure(agg: pd.DataFrame, task: str) -> go.Figure:
+def task_figure(agg: pd.DataFrame, task: str, failed: pd.DataFrame | None = None) -> go.Figure:
     """Accuracy vs compute for one task: a line per method with its 95 % band, the
     compute-optimal envelope, and a menu that switches the x-axis (data for every axis is
     precomputed: the envelope differs by axis).
 
     The envelope is a staircase through measured points only (the best accuracy reachable with at
     most that compute), never a line between them that no configuration runs. On a token axis
-    there is one envelope per checkpoint (`envelopes`).
+    there is one envelope per checkpoint (`envelopes`). Oracle curves (they know the answers) are
+    dotted and named as the upper bound; budgets label the points; cells that failed are listed
+    on the plot, never drawn at accuracy 0.
     """
     sub = agg[agg["task"] == task]
     axes = axes_for(sub)
     fig = go.Figure()
     # Per axis, the full restyle of every trace (x, y, name, hover text, visible), in trace order.
-    views: dict[str, dict[str, list]] = {col: {"x": [], "y": [], "name": [], "text": [], "visible": []}
+    views: dict[str, dict[str, list]] = {col: {"x": [], "y": [], "name": [], "hovertext": [], "visible": []}
                                          for col, _ in axes}
 
     def add(col: str, x: list, y: list, name: str, text: list | None = None, visible: bool = True) -> None:
-        for k, v in (("x", x), ("y", y), ("name", name), ("text", text), ("visible", visible)):
+        for k, v in (("x", x), ("y", y), ("name", name), ("hovertext", text), ("visible", visible)):
             views[col][k].append(v)
 
     default = axes[0][0]
-    for i, (name, g) in enumerate(_series(agg, task)):
-        color = qualitative.Dark24[i % len(qualitative.Dark24)]  # enough for a dozen methods
+    checkpoints = sorted(sub["checkpoint"].unique())
+    for name, g in _series(agg, task):
+        label, ckpt = g["method"].iloc[0], g["checkpoint"].iloc[0]
+        color = method_color(label, g["method_name"].iloc[0] if "method_name" in g else None)
+        oracle = bool(g["oracle"].any())
+        if oracle:
+            name = f"{name} (oracle: upper bound)"
+        # Several checkpoints: one colour per method, one dash per checkpoint ("dash" is the envelope).
+        dash = "dot" if oracle else ["solid", "dashdot", "longdash", "longdashdot"][checkpoints.index(ckpt) % 4]
         band_y = g["ci_high"].tolist() + g["ci_low"].tolist()[::-1]
         text = [f"{name} @ {b}<br>acc {a:.3f} [{lo:.3f}, {hi:.3f}]<br>n={n}"
+                + ("<br>knows the answers: an upper bound, not a method" if oracle else "")
                 for b, a, lo, hi, n in zip(g["budget"], g["accuracy"], g["ci_low"], g["ci_high"], g["n"])]
         for col, _ in axes:
             x = g[col].tolist()
@@ -83,14 +135,20 @@ def task_figure(agg: pd.DataFrame, task: str) -> go.Figure:
             add(col, x, g["accuracy"].tolist(), name, text)
         x = g[default].tolist()
         fig.add_trace(go.Scatter(x=x + x[::-1], y=band_y, mode="lines", fill="toself", fillcolor=color,
-                                 opacity=0.18, line={"width": 0}, hoverinfo="skip", legendgroup=name,
-                                 showlegend=False, name=name))
+                                 opacity=0.08 if oracle else 0.18, line={"width": 0}, hoverinfo="skip",
+                                 legendgroup=name, showlegend=False, name=name))
         # Error bars too: a method with one point (greedy) has no band to draw.
         error = {"type": "data", "array": (g["ci_high"] - g["accuracy"]).tolist(),
                  "arrayminus": (g["accuracy"] - g["ci_low"]).tolist(), "thickness": 1, "width": 3}
-        fig.add_trace(go.Scatter(x=x, y=g["accuracy"].tolist(), mode="lines+markers", name=name,
-                                 line={"color": color}, legendgroup=name, text=text, error_y=error,
-                                 hovertemplate="%{text}<br>x=%{x:.3g}<extra></extra>"))
+        is_sample = label == "sample"
+        fig.add_trace(go.Scatter(x=x, y=g["accuracy"].tolist(), mode="lines+markers+text", name=name,
+                                 line={"color": color, "dash": dash, "width": 1.5 if oracle else 2},
+                                 marker={"symbol": "diamond-open" if is_sample else "circle",
+                                         "size": 12 if is_sample else 7, "line": {"width": 2} if is_sample else {}},
+                                 legendgroup=name, hovertext=text, error_y=error,
+                                 text=[str(b) for b in g["budget"]], textposition="top center",
+                                 textfont={"size": 9, "color": color},
+                                 hovertemplate="%{hovertext}<br>x=%{x:.3g}<extra></extra>"))
     if sub["method"].nunique() > 1:
         fronts = {col: envelopes(sub, col) for col, _ in axes}
         several = sub["checkpoint"].nunique() > 1
@@ -111,11 +169,22 @@ def task_figure(agg: pd.DataFrame, task: str) -> go.Figure:
                                      name=shown["name"][-1], visible=shown["visible"][-1],
                                      line={"color": "black", "dash": "dash", "shape": "hv"},
                                      marker={"symbol": "circle-open", "size": 9, "color": "black"},
-                                     text=shown["text"][-1], hovertemplate="envelope: %{text}<extra></extra>"))
-    buttons = [dict(label=label, method="update", args=[views[col], {"xaxis.title.text": label}])
+                                     hovertext=shown["hovertext"][-1],
+                                     hovertemplate="envelope: %{hovertext}<extra></extra>"))
+    ticks = {col: log_ticks(sub[col]) for col, _ in axes}
+    buttons = [dict(label=label, method="update",
+                    args=[views[col], {"xaxis.title.text": label} | {f"xaxis.{k}": v for k, v in ticks[col].items()}])
                for col, label in axes]
+    lost = failed[failed["task"] == task] if failed is not None and len(failed) else pd.DataFrame()
+    if len(lost):
+        names = [f"{m}@{b}" + (f" · {c}" if len(checkpoints) > 1 else "") + (f" · seed {s}" if s else "")
+                 for m, b, c, s in lost[["method", "budget", "checkpoint", "seed"]].itertuples(index=False)]
+        fig.add_annotation(text=f"<b>{len(lost)} failed cell(s), not plotted:</b> " + ", ".join(names[:8])
+                           + (" ..." if len(names) > 8 else "") + " (see Failed cells)",
+                           xref="paper", yref="paper", x=0, y=-0.22, showarrow=False, align="left",
+                           font={"color": "#b00020", "size": 12})
     fig.update_layout(title=f"{task}: accuracy vs test-time compute (95 % CI bands)",
-                      xaxis={"type": "log", "title": axes[0][1]},
+                      xaxis={"type": "log", "title": axes[0][1]} | ticks[default],
                       yaxis={"title": "accuracy", "range": [0, 1.02]}, template="plotly_white",
                       height=520, legend={"title": "method"},
                       updatemenus=[dict(buttons=buttons, direction="down", x=1.0, xanchor="right",
@@ -127,14 +196,26 @@ def _fmt_acc(r: pd.Series) -> str:
     return f"{r.accuracy:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]"
 
 
-def summary_table(agg: pd.DataFrame) -> pd.DataFrame:
-    """The report's table: one row per cell group, accuracy with its interval, mean costs."""
-    return pd.DataFrame({
+def summary_table(agg: pd.DataFrame, failed: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The report's table: one row per cell group, accuracy with its interval, mean costs, the
+    seeds averaged; a cell group with no records whose cells failed shows as FAILED."""
+    table = pd.DataFrame({
         "task": agg["task"], "checkpoint": agg["checkpoint"], "method": agg["method"],
-        "budget": agg["budget"], "n": agg["n"], "accuracy [95% CI]": agg.apply(_fmt_acc, axis=1),
+        "budget": agg["budget"], "seeds": agg["seeds"], "n": agg["n"],
+        "accuracy [95% CI]": agg.apply(_fmt_acc, axis=1),
         "gen tokens/problem": agg["generated_tokens"].map(lambda v: f"{v:.1f}"),
         "FLOPs/problem": agg["flops"].map(lambda v: f"{v:.3g}"),
+        "wall s/problem": agg["wall_s"].map(lambda v: f"{v:.3g}"),
         "errors": agg["errors"]})
+    if failed is not None and len(failed):
+        done = set(zip(agg["task"], agg["checkpoint"], agg["method"], agg["budget"]))
+        lost = (failed.groupby(["task", "checkpoint", "method", "budget"], as_index=False)
+                .agg(seeds=("seed", "nunique")))
+        lost = lost[[k not in done for k in zip(lost["task"], lost["checkpoint"], lost["method"], lost["budget"])]]
+        table = pd.concat([table, lost.assign(n=0, **{"accuracy [95% CI]": "FAILED", "gen tokens/problem": "",
+                                                     "FLOPs/problem": "", "wall s/problem": "", "errors": ""})],
+                          ignore_index=True).sort_values(["task", "checkpoint", "method", "budget"], kind="stable")
+    return table
 
 
 def efficiency_table(eff: pd.DataFrame) -> pd.DataFrame:
@@ -187,7 +268,7 @@ def write_report(run_dir: str | Path, out: str | Path) -> Path:
     out = Path(out)
     check_writable_dir(out, "report directory")
     run = Path(run_dir).name
-    table = summary_table(agg)
+    table = summary_table(agg, failures)
     paired = paired_table(records)
     # The reference curves: best-of-N with a real (not oracle) verifier, read from the records.
     references = sorted(set(records.loc[(records["method_name"] == "best_of_n")
@@ -237,16 +318,23 @@ def write_report(run_dir: str | Path, out: str | Path) -> Path:
         f"# thinkbench report: {run}\n\n{len(records)} records, {agg['task'].nunique()} task(s), "
         f"{agg['method'].nunique()} method(s). Accuracy is the mean over problems with a 95 % "
         "interval; maj@k and pass@k are exact expectations over the sample pool.\n\n" + _markdown(table)
-        + failed_md + train_md + paired_md + eff_md)
-    figures = "\n".join(task_figure(agg, t).to_html(full_html=False, include_plotlyjs=False)
+        + failed_md + train_md + paired_md + eff_md + provenance_markdown(run_dir, records))
+    samples, trees = samples_html(records), trees_html(records)
+    trees_link = ' · <a href="#trees">search trees</a>' if trees else ""
+    figures = "\n".join(task_figure(agg, t, failures).to_html(full_html=False, include_plotlyjs=False)
                         for t in sorted(agg["task"].unique()))
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>thinkbench · {html.escape(run)}</title>
 <script type="text/javascript">{get_plotlyjs()}</script>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}
 table{{border-collapse:collapse;font-size:14px}}td,th{{border:1px solid #ddd;padding:4px 8px;text-align:right}}
-th{{background:#f4f4f4}}</style></head><body>
+th{{background:#f4f4f4}}pre{{white-space:pre-wrap;background:#f8f8f8;padding:6px;font-size:12px}}
+.sample{{margin:6px 0 6px 1em}}.sample.right b{{color:#1a7f37}}.sample.wrong b,.sample.error b{{color:#b00020}}
+summary{{cursor:pointer;margin:3px 0}}</style></head><body>
 <h1>thinkbench report: {html.escape(run)}</h1>
+<p class="nav"><a href="#summary">summary</a> · <a href="#samples">samples per cell</a>{trees_link} ·
+<a href="#provenance">provenance</a> · data: <a href="records.parquet">records.parquet</a>,
+<a href="records.csv">records.csv</a>, <a href="summary.csv">summary.csv</a></p>
 <p>{len(records)} records. Accuracy = mean over problems, shaded bands = 95 % confidence intervals.
 maj@k and pass@k are exact expectations over all k-subsets of each problem's sample pool; costs are
 the expected cost of drawing k. The x-axis is inference FLOPs per problem by default, the verifier's
@@ -255,16 +343,24 @@ measured configurations (the best accuracy reachable with at most that compute);
 generated-tokens axis, which leaves out verifier compute and prices every checkpoint's tokens alike,
 each checkpoint has its own envelope over its methods without a verifier.</p>
 {figures}
-<h2>Summary</h2>
+<h2 id="summary">Summary</h2>
 {table.to_html(index=False, escape=True, border=0)}
 {failed_html}
 {train_html}
 {paired_html}
 {eff_html}
+{samples}
+{trees}
+{provenance_html(run_dir, records)}
 </body></html>"""
-    # Both files are complete before either replaces the old one (a kill or a full disk leaves
-    # the previous report whole, never half of one run beside the other).
+    # Every file is built before any replaces the old one (a kill or a full disk leaves the
+    # previous report whole, never half of one run beside the other). The data files are for a
+    # notebook: every record, and the summary's numbers.
+    files = {"index.html": page.encode("utf-8"), "summary.md": summary.encode("utf-8"),
+             "records.parquet": records.to_parquet(index=False),
+             "records.csv": records.to_csv(index=False).encode("utf-8"),
+             "summary.csv": agg.to_csv(index=False).encode("utf-8")}
+    for name, data in files.items():
+        atomic_write(out / name, data)
     index = out / "index.html"
-    atomic_write(index, page.encode("utf-8"))
-    atomic_write(out / "summary.md", summary.encode("utf-8"))
     return index

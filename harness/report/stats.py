@@ -59,7 +59,7 @@ def aggregate(records: pd.DataFrame) -> pd.DataFrame:
                         wall_s=("wall_s", "mean"), train_flops=("train_flops", "max"),
                         post_train_flops=("post_train_flops", "max"),
                         errors=("errors", "sum"), seeds=("seed", "nunique"),
-                        verifier=("verifier", "max")))
+                        verifier=("verifier", "max"), method_name=("method_name", "first")))
     rows = []
     for key, g in per_problem.groupby(KEYS, sort=True):
         lo, hi = ci95(g["correct"].to_numpy())
@@ -69,7 +69,8 @@ def aggregate(records: pd.DataFrame) -> pd.DataFrame:
             "flops": float(g["flops"].mean()), "wall_s": float(g["wall_s"].mean()),
             "train_flops": float(g["train_flops"].max()),
             "post_train_flops": float(g["post_train_flops"].max()), "errors": int(g["errors"].sum()),
-            "oracle": bool(g["oracle"].max()), "verifier": str(g["verifier"].max())})
+            "oracle": bool(g["oracle"].max()), "verifier": str(g["verifier"].max()),
+            "method_name": str(g["method_name"].iloc[0])})
     return pd.DataFrame(rows)
 
 
