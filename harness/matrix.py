@@ -27,7 +27,9 @@ TOP_FIELDS = {"name", "tasks", "checkpoints", "methods", "budgets", "seeds", "n_
 TRAIN_FIELDS = {"base", "task", "seeds", "trainers", "params"}
 TRAINER_FIELDS = {"name", "label", "budgets", "params", "base"}
 TASK_FIELDS = {"name", "params", "split", "n_problems", "problem_seed", "label"}
-CKPT_FIELDS = {"name", "path", "backend", "params"}
+CKPT_FIELDS = {"name", "path", "backend", "params", "resources"}
+# What a checkpoint's work unit asks a Ray cluster for (`--ray`); where it runs, not what it computes.
+RESOURCE_FIELDS = {"num_cpus", "num_gpus"}
 METHOD_FIELDS = {"name", "params", "budgets", "label", "generation", "verifier"}
 EXCLUDE_TYPES = {"task": str, "checkpoint": str, "method": str, "budget": int, "seed": int}
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -53,6 +55,7 @@ class CheckpointSpec:
     backend: str = "hf"
     config: BackendConfig = field(default_factory=BackendConfig)
     train: TrainSpec | None = None  # made by a trainer of the matrix's `train:` section
+    resources: tuple[tuple[str, float], ...] = ()  # Ray resources per unit (not part of a cell's identity)
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,8 @@ class Cell:
     def hash(self) -> str:
         """Identity for resume: every setting that changes the numbers, resolved configs
         included (a default that changes in the code changes the identity)."""
-        ident = {"task": asdict(self.task), "checkpoint": asdict(self.checkpoint),
+        checkpoint = {k: v for k, v in asdict(self.checkpoint).items() if k != "resources"}
+        ident = {"task": asdict(self.task), "checkpoint": checkpoint,
                  "method": asdict(self.method) | {"budgets": None}, "budget": self.budget,
                  "seed": self.seed, "pool": self.pool}
         return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -132,6 +136,17 @@ class Matrix:
     def fingerprint(self) -> str:
         """Identity of the whole matrix: the set of its cells' identities."""
         return hashlib.sha256(json.dumps(sorted(c.hash for c in self.cells())).encode()).hexdigest()[:16]
+
+
+def _resources(r: _Reader, value: Any, where: str) -> tuple[tuple[str, float], ...]:
+    """`resources: {num_cpus: 2, num_gpus: 1}`: non-negative numbers."""
+    if value is None:
+        return ()
+    raw = r.mapping(value, where, RESOURCE_FIELDS)
+    for key, v in raw.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+            raise r.fail(f"{where}.{key}", f"need a number >= 0, got {v!r}")
+    return tuple(sorted((k, float(v)) for k, v in raw.items()))
 
 
 def pool_key(cell: Cell) -> tuple:
@@ -313,7 +328,8 @@ def parse_matrix(data: Any, source: str = "<matrix>") -> Matrix:
         cfg = r.config(cfg_cls or BackendConfig, c.get("params", {}) or {}, f"{where}.params", f"backend {backend!r}")
         alias = c["path"].startswith("testbed")
         label = r.text(c.get("name", c["path"] if alias else Path(c["path"]).name), f"{where}.name")
-        ckpts.append(CheckpointSpec(label, path, backend, cfg))
+        ckpts.append(CheckpointSpec(label, path, backend, cfg, resources=_resources(r, c.get("resources"),
+                                                                             f"{where}.resources")))
 
     if "train" in data:
         ckpts += _trained(r, data["train"], tasks)

@@ -163,8 +163,13 @@ def execute(unit: WorkUnit, on_cell: Callable[[Cell], None] | None = None) -> It
 
 
 def run_matrix(matrix: Matrix, out: str | Path, *, quiet: bool = False, prune: bool = False,
-               new_version: bool = False) -> RunResult:
-    """Run every unfinished cell of `matrix` into the run directory `out` (see module doc)."""
+               new_version: bool = False, ray: str | None = None) -> RunResult:
+    """Run every unfinished cell of `matrix` into the run directory `out` (see module doc).
+
+    `ray`: None runs the units here, one after another; "local" starts a Ray instance on this
+    machine and an address joins a cluster: the units run as Ray tasks and this process writes
+    what they return (`harness.ray_executor`). Trained checkpoints are made here first.
+    """
     t0 = time.perf_counter()
     out = Path(out)
     cells = matrix.cells()
@@ -178,33 +183,42 @@ def run_matrix(matrix: Matrix, out: str | Path, *, quiet: bool = False, prune: b
         units = plan(matrix, {c.hash for c in cells if store.has(c.hash)}, out.name)
         total = sum(len(u.cells) for u in units)
         if total:
-            store.log_session(environment() | {"matrix": matrix.name, "cells": total})
+            store.log_session(environment() | {"matrix": matrix.name, "cells": total,
+                                               "executor": "local" if ray is None else f"ray:{ray}"})
         rows = failed = 0
         with progress(quiet) as bar:
             job = bar.add_task(f"{matrix.name}: {total} cells to run", total=total)
+            ready = []
             for unit in units:
-                if unit.checkpoint.train is not None:
-                    error = _train(unit.checkpoint, bar)
-                    if error is not None:  # every cell of this checkpoint fails; the run goes on
-                        for cell in unit.cells:
-                            failed += 1
-                            store.fail(cell.hash, _failure(cell, error))
-                            bar.advance(job)
-                        continue
-                bar.update(job, description=f"loading {unit.checkpoint.label}")
-
-                def show(c: Cell) -> None:
-                    bar.update(job, description=f"{c.task.label} · {c.method.label}@{c.budget} · seed {c.seed}")
-
-                for outcome in execute(unit, show):
-                    cell = outcome.cell
-                    if outcome.error is None:
-                        store.write(cell.hash, outcome.records)
-                        rows += len(outcome.records)
-                    else:
-                        failed += 1
-                        store.fail(cell.hash, _failure(cell, outcome.error))
+                error = _train(unit.checkpoint, bar) if unit.checkpoint.train is not None else None
+                if error is None:
+                    ready.append(unit)
+                    continue
+                for cell in unit.cells:  # every cell of this checkpoint fails; the run goes on
+                    failed += 1
+                    store.fail(cell.hash, _failure(cell, error))
                     bar.advance(job)
+
+            def show(c: Cell) -> None:
+                bar.update(job, description=f"{c.task.label} · {c.method.label}@{c.budget} · seed {c.seed}")
+
+            if ray is None or not ready:
+                outcomes = (o for unit in ready for o in execute(unit, show))
+            else:
+                from harness.ray_executor import ray_outcomes
+
+                bar.update(job, description=f"{len(ready)} units on Ray")
+                outcomes = ray_outcomes(ready, None if ray == "local" else ray,
+                                        lambda u: bar.update(job, description=f"Ray: {u.checkpoint.label} done"))
+            for outcome in outcomes:
+                cell = outcome.cell
+                if outcome.error is None:
+                    store.write(cell.hash, outcome.records)
+                    rows += len(outcome.records)
+                else:
+                    failed += 1
+                    store.fail(cell.hash, _failure(cell, outcome.error))
+                bar.advance(job)
             bar.update(job, description=f"{matrix.name}: done")
     return RunResult(total, len(cells) - total, rows, time.perf_counter() - t0, failed, out, pruned)
 

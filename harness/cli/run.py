@@ -10,11 +10,11 @@ from harness.runner import RunResult, run_matrix
 
 
 def run(matrix_path: str, out: Path | None, quiet: bool = False, prune: bool = False,
-        new_version: bool = False) -> RunResult:
+        new_version: bool = False, ray: str | None = None) -> RunResult:
     """Load, validate and run a matrix; prints one summary line."""
     matrix = load_matrix(matrix_path)
     result = run_matrix(matrix, out or Path("runs") / matrix.name, quiet=quiet, prune=prune,
-                        new_version=new_version)
+                        new_version=new_version, ray=ray)
     print(f"{result.out}: ran {result.ran} cells ({result.rows} records), {result.skipped} already finished"
           + (f", {result.pruned} cells of the old matrix dropped" if result.pruned else "")
           + f", {result.wall_s:.1f} s")
@@ -25,7 +25,7 @@ def run(matrix_path: str, out: Path | None, quiet: bool = False, prune: bool = F
 
 
 def main(args: argparse.Namespace) -> int:
-    result = run(args.matrix, args.out, args.quiet, args.prune, args.new_version)
+    result = run(args.matrix, args.out, args.quiet, args.prune, args.new_version, args.ray)
     return 1 if result.failed else 0
 
 
@@ -34,6 +34,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     r.add_argument("matrix")
     r.add_argument("--out", type=Path, help="run directory (default: runs/<matrix name>)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run the work units as Ray tasks: alone, on a Ray started here; with an address "
+                        "(auto, ray://host:10001, host:6379), on that cluster (pip install 'thinkbench[ray]')")
     changed = r.add_mutually_exclusive_group()
     changed.add_argument("--new-version", action="store_true",
                          help="the run directory holds another matrix's results: start runs/<name>-vN")
