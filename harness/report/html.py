@@ -1,6 +1,8 @@
 """The comparison report: accuracy vs compute per method and task, with 95 % bands.
 
-One self-contained HTML file (plotly.js is inlined: it opens offline) and `summary.md`.
+One self-contained HTML file (plotly.js is inlined: it opens offline), `summary.md`, and the
+data behind them (`records.parquet`, `records.csv`, `summary.csv`). The drill-down (samples,
+search trees) is in `samples.py`, what produced the run in `provenance.py`.
 """
 from __future__ import annotations
 
