@@ -34,7 +34,7 @@ from lm_eval.models.utils import postprocess_generated_text
 
 from harness.checkpoint import resolve_checkpoint
 from harness.config import make_config
-from harness.contracts import Cost, Problem, Sampling, TaskBase, Verdict
+from harness.contracts import Problem, Sampling, TaskBase, Verdict
 from harness.matrix import build_task
 from harness.methods import SamplePool, SolveContext
 from harness.registry import BACKENDS, METHODS, VERIFIERS, ConfigError, load_plugins
@@ -89,7 +89,9 @@ class ThinkbenchLM(LM):
 
     def __init__(self, checkpoint: str | None = None, method: str = "greedy", budget: int = 1, verifier: str | None = None,
                  backend: str = "hf", temperature: float = 1.0, top_p: float = 1.0, seed: int = 0,
-                 task: str | None = None, include_path: str | None = None, batch_size: Any = None,
+                 task: str | None = None, include_path: str | None = None,
+                 # lm-eval passes its --batch_size/--max_batch_size; the backend batches by its own config.
+                 batch_size: Any = None,
                  max_batch_size: Any = None, device: str | None = None, pretrained: str | None = None,
                  **params: Any) -> None:
         super().__init__()
@@ -126,7 +128,6 @@ class ThinkbenchLM(LM):
         self.seed = seed
         self.task_name = task
         self.include_path = include_path
-        self.cost = Cost()  # what every request cost, for the command's summary
         self._tasks: dict[str, Any] = {}
 
     def _task(self, lm_task: str | None) -> HiddenReference:
@@ -140,7 +141,7 @@ class ThinkbenchLM(LM):
         """One continuation per request, grouped by (task, generation settings)."""
         groups: dict[tuple, list[int]] = defaultdict(list)
         for i, req in enumerate(requests):
-            context, gen = req.args[0], req.args[1] if len(req.args) > 1 else {}
+            gen = req.args[1] if len(req.args) > 1 else {}
             until = gen.get("until", [])
             until = (until,) if isinstance(until, str) else tuple(until)
             groups[(req.task_name, until, int(gen.get("max_gen_toks", 256)))].append(i)
@@ -166,7 +167,6 @@ class ThinkbenchLM(LM):
             if a is None:
                 texts.append("")
                 continue
-            self.cost = self.cost + a.cost
             text = a.traces[0] if a.traces else ""
             if pool is not None and a.answer is not None:
                 # The vote's answer, in the words of a sample that gave it.
