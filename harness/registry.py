@@ -40,6 +40,7 @@ class Registry(Generic[T]):
         self._configs: dict[str, type | None] = {}
         self._lazy: dict[str, Placeholder] = {}
         self._families: dict[str, Callable[[str], T]] = {}
+        self._lazy_families: dict[str, Placeholder] = {}
 
     def register(self, name: str, *, config: type | None = None) -> Callable[[T], T]:
         """Decorator: register `obj` under `name` with its typed config class."""
@@ -66,13 +67,28 @@ class Registry(Generic[T]):
 
         return deco
 
-    def _load(self, name: str) -> None:
-        place = self._lazy[name]
+    def lazy_family(self, prefix: str, module: str, *, requires: tuple[str, ...] = (),
+                    extra: str | None = None) -> None:
+        """Declare that importing `module` registers the family `prefix:<member>` (nothing is
+        imported now: a family over an optional package costs nothing until it is named)."""
+        self._lazy_families[prefix] = Placeholder(module, requires, extra)
+
+    def _load_family(self, prefix: str) -> None:
+        self._import(self._lazy_families[prefix], f"{prefix}:<name>")
+        if prefix not in self._families:
+            raise RuntimeError(f"importing {self._lazy_families[prefix].module} did not register "
+                               f"the {self.kind} family {prefix!r}")
+
+    def _import(self, place: Placeholder, name: str) -> None:
         missing = [p for p in place.requires if importlib.util.find_spec(p) is None]
         if missing:
             how = f"pip install 'thinkbench[{place.extra}]'" if place.extra else f"pip install {' '.join(missing)}"
             raise ConfigError(f"{self.kind} {name!r} needs the optional package {', '.join(missing)}: {how}")
         importlib.import_module(place.module)
+
+    def _load(self, name: str) -> None:
+        place = self._lazy[name]
+        self._import(place, name)
         if name not in self._items:
             raise RuntimeError(f"importing {place.module} did not register {self.kind} {name!r}")
 
@@ -83,6 +99,8 @@ class Registry(Generic[T]):
         if name in self._items:
             return self._items[name]
         prefix, sep, member = name.partition(":")
+        if sep and prefix in self._lazy_families and prefix not in self._families:
+            self._load_family(prefix)
         if sep and prefix in self._families:
             return self._families[prefix](member)
         raise ConfigError(f"unknown {self.kind} {name!r} (known: {', '.join(self.names()) or 'none'})")
@@ -94,10 +112,13 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         """Every known name, without importing anything (families as `prefix:<name>`)."""
-        return sorted(set(self._items) | set(self._lazy)) + [f"{p}:<name>" for p in sorted(self._families)]
+        prefixes = set(self._families) | set(self._lazy_families)
+        return sorted(set(self._items) | set(self._lazy)) + [f"{p}:<name>" for p in sorted(prefixes)]
 
     def __contains__(self, name: str) -> bool:
-        return name in self._items or name in self._lazy or name.partition(":")[0] in self._families
+        prefix = name.partition(":")[0]
+        return (name in self._items or name in self._lazy or prefix in self._families
+                or prefix in self._lazy_families)
 
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(set(self._items) | set(self._lazy)))
@@ -113,6 +134,12 @@ class Registry(Generic[T]):
         return out
 
     def families(self) -> list[tuple[str, Callable[[str], T]]]:
+        """Every (prefix, factory), importing the lazy families whose packages are installed."""
+        for prefix in set(self._lazy_families) - set(self._families):
+            try:
+                self._load_family(prefix)
+            except ConfigError:  # an optional extra that is not installed
+                continue
         return sorted(self._families.items())
 
 
