@@ -46,6 +46,7 @@ A_BOUNDS = (-50.0, 0.0)
 b_BOUNDS = (-5.0, 0.0)
 ON_BOUND = 1e-3        # relative distance to a bound that counts as "on" it
 FLAT = 0.01            # A - R0 below this: no rise, so C_mid and B say nothing
+SEEN = 0.9             # share of the rise the points must span for a plateau to count as measured
 FAILED_SHARE = 0.1     # share of bootstrap refits that may fail before the fit is flagged
 
 
@@ -358,6 +359,15 @@ def _flags(model: str, theta: tuple[float, ...], n_points: int, converged: bool,
             flags.append(f"C_mid = {c_mid:.3g} outside the measured compute [{x.min():.3g}, {x.max():.3g}]")
         if _on(b, B_BOUNDS[0], B_BOUNDS[1]) or _on(b, B_BOUNDS[1], B_BOUNDS[1]):
             flags.append(f"B on its bound {b:.3g}")
+        # How much of the rise the measured points span: a plateau the points never approach is
+        # an extrapolation of the model's shape, not a measurement.
+        if a - r0 >= FLAT:
+            seen_top = float(1 / (1 + math.exp(-b * (math.log(x.max()) - u))))
+            seen_bottom = float(1 / (1 + math.exp(-b * (math.log(x.min()) - u))))
+            if seen_top < SEEN:
+                flags.append(f"A extrapolated: the largest compute reaches {seen_top:.0%} of the fitted rise")
+            if seen_bottom > 1 - SEEN:
+                flags.append(f"R0 extrapolated: the smallest compute is already {seen_bottom:.0%} up the fitted rise")
         # A rise (10 % to 90 % of A - R0, 2 ln 9 / B wide in ln C) that fits between two
         # neighbouring measured points: any steeper B and any C_mid between them fit as well.
         xs = np.sort(x)
