@@ -35,7 +35,7 @@ MIN_BIN = 10  # held-out problems per bin below which the output says the bins a
 def half_of(problem_id: str) -> int:
     """1 or 2: the half a problem belongs to, from a hash of its id (stable across runs, machines
     and Python's hash seed; independent of which other problems the run has)."""
-    return 1 + hashlib.sha256(f"{SALT}:{problem_id}".encode("utf-8")).digest()[0] % 2
+    return 1 + hashlib.sha256(f"{SALT}:{problem_id}".encode()).digest()[0] % 2
 
 
 def pass_at_1(records: pd.DataFrame) -> tuple[pd.Series, str]:
@@ -212,7 +212,7 @@ def difficulty_table(result: DifficultyResult) -> pd.DataFrame:
                                      t[value.replace("accuracy", "").strip() + " ci_high"])]
 
     return pd.DataFrame({
-        "task": t["task"], "checkpoint": t["checkpoint"], f"{result.x} level": t["level"].map(lambda v: f"{v:.3g}"),
+        "task": t["task"], "checkpoint": t["checkpoint"], f"{result.x} level": t["level"].map(lambda v: f"{v:.4g}"),
         "global (half 1 choice)": t["global"], "held-out accuracy [95% CI]": ci("global accuracy"),
         "per-bin choices (bin: config; bin 1 hardest)": t["per-bin"],
         "per-bin held-out accuracy [95% CI]": ci("per-bin accuracy"),

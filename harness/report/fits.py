@@ -255,7 +255,7 @@ class _Solution:
     ok: bool
 
 
-def _converged(res) -> bool:  # noqa: ANN001 - scipy's OptimizeResult
+def _converged(res) -> bool:  # res: scipy's OptimizeResult
     """A tolerance was met, or the curve passes through every point (with as many parameters as
     points the cost falls towards 0 along a ridge and no relative tolerance is ever met: that is
     an interpolation, flagged as too few points, not a failure)."""
@@ -511,7 +511,7 @@ def _reach_one(model: str, theta: tuple[float, ...], target: float, x_fixed: flo
                ) -> tuple[str, float, float]:
     """(status, compute, budget) for one parameter vector."""
     if model == SIGMOID:
-        r0, a, c_mid, b = theta
+        r0, a, _, _ = theta
         if target <= r0:
             return "at or below the fitted floor", 0.0, math.nan
         if target >= a:
@@ -592,7 +592,7 @@ def fits_table(fits: list[Fit], targets: dict[str, float] | None = None) -> pd.D
     return pd.DataFrame(rows)
 
 
-def fit_traces(fit: Fit, row: int | None = None) -> list[go.Scatter]:
+def fit_traces(fit: Fit) -> list[go.Scatter]:
     """The fitted curve of one fit and its 95 % band, in the method's colour (dashed and named
     "(flagged)" when flagged): to add to a figure whose x-axis is `fit.axis`."""
     color = color_for(fit.method.split("@")[0] if fit.axis == "total_flops" else fit.method)
