@@ -110,6 +110,11 @@ def test_power_law_recovers_known_parameters() -> None:
     # Coverage never reaches 1 with b < 0: said, not extrapolated.
     full = compute_to_target(fit, 1.0)
     assert full.status == "not reached within the fitted asymptote" and math.isnan(full.compute)
+    # A target one sample reaches (c(1) = exp(a)), down to 0 (a run whose best accuracy is 0):
+    # one sample's compute (was: a math domain error that killed the report).
+    for easy in (0.0, math.exp(fit.params["a"]) / 2):
+        one = compute_to_target(fit, easy)
+        assert one.status == "reached" and one.budget == 1.0 and one.compute == pytest.approx(6e7)
 
 
 def test_compute_to_target_is_the_analytic_inverse() -> None:

@@ -13,8 +13,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from baselines.search.stepwise import (Beam, Search, complete, extend, prefix_prompt, score, solution_text,
-                                       tree_json)
+from baselines.search.stepwise import (
+    Beam,
+    Search,
+    complete,
+    extend,
+    prefix_prompt,
+    score,
+    solution_text,
+    tree_json,
+)
 from harness.contracts import Attempt, MethodConfig, Problem
 from harness.methods import SolveContext, register_method
 

@@ -1,8 +1,8 @@
-"""One colour per method name, the same in every report and every figure.
+"""One colour per method, the same in every report and every figure.
 
-Registered method names get fixed, distinct colours; any other label (a variant such as
-"best_of_n(prm)", a trainer, a checkpoint) is hashed into a second palette, so it is stable too,
-though two unknown labels may share a colour.
+Each registered method has its own hue; a variant of it (another verifier, a custom label such as
+"best_of_n(prm)") gets a shade of that hue picked by a hash of its label, so variants of one
+method read as a family. A method without a fixed hue (a plugin) is hashed into a palette.
 """
 from __future__ import annotations
 
@@ -10,19 +10,28 @@ import hashlib
 
 from plotly.colors import qualitative
 
-# The registered test-time methods (baselines/search), in a fixed order: their colours never move.
-_FIXED = {name: qualitative.Dark24[i] for i, name in enumerate(
-    ["greedy", "sample", "majority", "oracle_best_of_n", "best_of_n", "weighted_best_of_n", "beam",
-     "lookahead", "mcts", "dvts", "self_refine", "borda"])}
-_HASHED = [c for c in qualitative.Dark24 if c not in _FIXED.values()] + qualitative.Alphabet
+METHOD_COLORS = {"greedy": "#1f77b4", "sample": "#7f7f7f", "majority": "#ff7f0e", "best_of_n": "#2ca02c",
+                 "weighted_best_of_n": "#9467bd", "borda": "#8c564b", "beam": "#e377c2", "dvts": "#17becf",
+                 "lookahead": "#bcbd22", "mcts": "#d62728", "self_refine": "#393b79",
+                 "oracle_best_of_n": "#555555"}
+SHADES = (0.0, -0.35, 0.35, -0.55)  # mix toward black (<0) or white (>0)
 
 
-def color_for(name: str) -> str:
-    """A hex colour for a method name or label, stable across runs and reports."""
-    if name in _FIXED:
-        return _FIXED[name]
-    digest = int(hashlib.sha256(name.encode("utf-8")).hexdigest()[:8], 16)
-    return _HASHED[digest % len(_HASHED)]
+def _digest(text: str) -> int:
+    return int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16)
+
+
+def color_for(label: str, method_name: str | None = None) -> str:
+    """A hex colour for a method label, stable across runs and reports: its registered method's
+    hue (`method_name`, else the label up to its first "("), shaded when the label adds to it."""
+    name = method_name or label.split("(")[0]
+    base = METHOD_COLORS.get(name) or qualitative.Dark24[_digest(name) % len(qualitative.Dark24)]
+    if label == name:
+        return base
+    mix = SHADES[_digest(label) % len(SHADES)]
+    target = 255 if mix > 0 else 0
+    rgb = [int(base[i:i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(c + (target - c) * abs(mix)):02x}" for c in rgb)
 
 
 def with_alpha(color: str, alpha: float) -> str:

@@ -521,7 +521,9 @@ def _reach_one(model: str, theta: tuple[float, ...], target: float, x_fixed: flo
     plateau = 1.0 if b < 0 else math.exp(a)  # b = 0: constant coverage exp(a)
     if target >= plateau:
         return "not reached within the fitted asymptote", math.inf, math.inf
-    k = max(power_law_inverse(target, a, b), 1.0) if b < 0 else 1.0  # c(1) = exp(a): at least one sample
+    if target <= math.exp(a):  # c(1) = exp(a): one sample reaches it (also a target of 0)
+        return "reached", x_fixed + x_per_budget, 1.0
+    k = max(power_law_inverse(target, a, b), 1.0) if b < 0 else 1.0
     return "reached", x_fixed + x_per_budget * k, k
 
 

@@ -6,17 +6,20 @@ search trees) is in `samples.py`, what produced the run in `provenance.py`.
 """
 from __future__ import annotations
 
-import hashlib
 import html
-import math
 from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 from plotly.offline import get_plotlyjs
 
 from harness.files import atomic_write, check_writable_dir
+from harness.report import difficulty
+from harness.report import fits as fitting
+from harness.report.axes import decade_ticks, log_ticks
+from harness.report.colors import color_for
+from harness.report.provenance import provenance_html, provenance_markdown
+from harness.report.samples import samples_html, trees_html
 from harness.report.stats import (
     TOKEN_AXES,
     aggregate,
@@ -24,8 +27,6 @@ from harness.report.stats import (
     envelopes,
     paired_differences,
 )
-from harness.report.provenance import provenance_html, provenance_markdown
-from harness.report.samples import samples_html, trees_html
 from harness.report.training import has_training, training_figure, training_table
 from harness.store import load_failures, load_records
 
@@ -37,32 +38,6 @@ AXES = [("flops", "inference FLOPs / problem (policy + verifier)"),
         ("wall_s", "wall seconds / problem (policy + verifier)")]
 
 
-# Colours stay with a method from report to report: each registered method has its own hue, and
-# a variant of it (another verifier, a custom label) a shade of that hue picked by its label.
-METHOD_COLORS = {"greedy": "#1f77b4", "sample": "#7f7f7f", "majority": "#ff7f0e", "best_of_n": "#2ca02c",
-                 "weighted_best_of_n": "#9467bd", "borda": "#8c564b", "beam": "#e377c2", "dvts": "#17becf",
-                 "lookahead": "#bcbd22", "mcts": "#d62728", "self_refine": "#393b79",
-                 "oracle_best_of_n": "#555555"}
-SHADES = (0.0, -0.35, 0.35, -0.55)  # mix toward black (<0) or white (>0)
-
-
-def _digest(text: str) -> int:
-    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
-
-
-def method_color(label: str, method_name: str | None = None) -> str:
-    """A method label's colour, the same in every report: its registered method's hue (a hash
-    of the name for a method without one), shaded by the label when the label adds to the name."""
-    name = method_name or label
-    base = METHOD_COLORS.get(name) or qualitative.Dark24[_digest(name) % len(qualitative.Dark24)]
-    if label == name:
-        return base
-    mix = SHADES[_digest(label) % len(SHADES)]
-    rgb = [int(base[i:i + 2], 16) for i in (1, 3, 5)]
-    target = 255 if mix > 0 else 0
-    return "#" + "".join(f"{round(c + (target - c) * abs(mix)):02x}" for c in rgb)
-
-
 def _series(agg: pd.DataFrame, task: str) -> list[tuple[str, pd.DataFrame]]:
     """(name, points) per checkpoint × method, `sample` last so that it is drawn on top (its
     points coincide with majority@1 and best_of_n@1)."""
@@ -70,15 +45,6 @@ def _series(agg: pd.DataFrame, task: str) -> list[tuple[str, pd.DataFrame]]:
     out = [(f"{m} · {c}" if sub["checkpoint"].nunique() > 1 else m, g.sort_values("budget"))
            for (c, m), g in sub.groupby(["checkpoint", "method"], sort=True)]
     return sorted(out, key=lambda s: s[0].split(" · ")[0] == "sample")
-
-
-def log_ticks(values: pd.Series) -> dict:
-    """Log-axis ticks that read plainly: one labelled tick per decade (10^k) when the points
-    span a decade or more; otherwise 1-2-5 steps, so a narrow range still has labels."""
-    v = values[values > 0]
-    if len(v) and math.log10(v.max() / v.min()) >= 1:
-        return {"dtick": 1, "exponentformat": "power", "minor": {"ticks": "inside", "showgrid": True}}
-    return {"dtick": "D2", "exponentformat": "power"}
 
 
 def axes_for(sub: pd.DataFrame) -> list[tuple[str, str]]:
@@ -121,7 +87,7 @@ def task_figure(agg: pd.DataFrame, task: str, failed: pd.DataFrame | None = None
     checkpoints = sorted(sub["checkpoint"].unique())
     for name, g in _series(agg, task):
         label, ckpt = g["method"].iloc[0], g["checkpoint"].iloc[0]
-        color = method_color(label, g["method_name"].iloc[0] if "method_name" in g else None)
+        color = color_for(label, g["method_name"].iloc[0] if "method_name" in g else None)
         oracle = bool(g["oracle"].any())
         if oracle:
             name = f"{name} (oracle: upper bound)"
@@ -262,6 +228,75 @@ def paired_table(records: pd.DataFrame) -> pd.DataFrame:
             lambda r: f"{r.difference:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]", axis=1)})
 
 
+def fit_axis(agg: pd.DataFrame) -> str | None:
+    """The axis the scaling curves are fitted on: FLOPs where every point has some (a fit lives
+    on one axis; see `fits`), else generated tokens, else none (imports without costs)."""
+    for col in ("flops", "generated_tokens"):
+        if len(agg) and (agg[col] > 0).all():
+            return col
+    return None
+
+
+def fits_section(records: pd.DataFrame, agg: pd.DataFrame) -> tuple[str, str]:
+    """Fitted scaling curves (coverage power law, accuracy sigmoids, compute to the best measured
+    accuracy) and the compute-optimal choice per difficulty bin: (HTML, Markdown)."""
+    axis = fit_axis(agg)
+    if axis is None:
+        return "", ""
+    fits = fitting.fit_accuracy(records, axis) + fitting.fit_coverage(records, axis)
+    parts_html, parts_md = [], []
+    if fits:
+        targets = {t: fitting.best_measured(agg, t) for t in agg["task"].unique()}
+        table = fitting.fits_table(fits, targets)
+        title = "Fitted scaling curves"
+        note = (f"On {dict(AXES)[axis]}. Coverage (oracle_best_of_n): log c(k) = a·k^b (Large Language "
+                "Monkeys). Accuracy: R0 + (A − R0)/(1 + (C_mid/C)^B), a sigmoid in log-compute. Bands and "
+                "intervals: 95 % bootstrap over problems (the same draw for every budget of a curve). "
+                "Residuals are observed − fitted, beside each point's interval. A fit that cannot be "
+                "trusted is dashed and named '(flagged)', with the reason in the table. Compute to target "
+                "inverts the curve at the task's best measured (non-oracle) accuracy; a target above the "
+                "fitted plateau is 'not reached', never extrapolated.")
+        parts_html.append(f"<h2 id='fits'>{html.escape(title)}</h2><p>{html.escape(note)}</p>"
+                          + "\n".join(decade_ticks(fitting.fit_figure(fits, t)).to_html(full_html=False, include_plotlyjs=False)
+                                      for t in sorted({f.task for f in fits}))
+                          + table.to_html(index=False, escape=True, border=0))
+        parts_md.append(f"\n## {title}\n\n{note}\n\n{_markdown(table)}")
+    if has_training(agg):
+        total = fitting.fit_total_compute(records)
+        if total:
+            table = fitting.fits_table(total)
+            title = "Fitted curves on training + test-time compute"
+            note = ("One sigmoid per trainer × method@budget through the base and the trainer's checkpoints, "
+                    "on post-training FLOPs + test FLOPs over all problems. Fewer than 4 points leave the "
+                    "parameters unidentified (flagged, no interval): use 3 or more trainer budgets.")
+            parts_html.append(f"<h3>{html.escape(title)}</h3><p>{html.escape(note)}</p>"
+                              + "\n".join(decade_ticks(fitting.fit_figure(total, t)).to_html(full_html=False, include_plotlyjs=False)
+                                          for t in sorted({f.task for f in total}))
+                              + table.to_html(index=False, escape=True, border=0))
+            parts_md.append(f"\n### {title}\n\n{note}\n\n{_markdown(table)}")
+    try:
+        diff = difficulty.compute_optimal_by_difficulty(records, axis)
+    except ValueError:  # no pass@1 to bin by: no sample pool and no greedy
+        diff = None
+    if diff is not None and len(diff.table):
+        table = difficulty.difficulty_table(diff)
+        title = "Compute-optimal per difficulty bin (Snell et al.)"
+        note = ("Problems split in two halves by a hash of their id. Difficulty = each problem's pass@1 "
+                "from the sample pool, binned by quantiles on half 1. At each compute level the best "
+                "configuration per bin (bins may spend unequally within the level) and the single best "
+                "configuration are chosen on half 1 and scored on half 2, paired, with a 95 % interval. "
+                "The bins know each problem's own pass@1 (oracle difficulty): the gain is what a perfect "
+                "difficulty predictor could buy, an upper bound.")
+        parts_html.append(f"<h2 id='difficulty'>{html.escape(title)}</h2><p>{html.escape(note)}</p>"
+                          + "\n".join(decade_ticks(difficulty.difficulty_figure(diff, t, c)).to_html(full_html=False,
+                                                                                       include_plotlyjs=False)
+                                      for t, c in sorted(diff.source) if ((diff.table["task"] == t)
+                                                                          & (diff.table["checkpoint"] == c)).any())
+                          + table.to_html(index=False, escape=True, border=0))
+        parts_md.append(f"\n## {title}\n\n{note}\n\n{_markdown(table)}")
+    return "".join(parts_html), "".join(parts_md)
+
+
 def write_report(run_dir: str | Path, out: str | Path) -> Path:
     """Build index.html and summary.md for the run in `run_dir` into `out`; returns index.html."""
     records = load_records(run_dir)
@@ -313,16 +348,18 @@ def write_report(run_dir: str | Path, out: str | Path) -> Path:
         shown_t = training_table(agg)
         train_md = f"\n## {title}\n\n{note}\n\n{_markdown(shown_t)}"
         train_html = (f"<h2>{html.escape(title)}</h2><p>{html.escape(note)}</p>"
-                      + "\n".join(training_figure(agg, t).to_html(full_html=False, include_plotlyjs=False)
+                      + "\n".join(decade_ticks(training_figure(agg, t)).to_html(full_html=False, include_plotlyjs=False)
                                   for t in sorted(agg["task"].unique()))
                       + shown_t.to_html(index=False, escape=True, border=0))
+    fits_html, fits_md = fits_section(records, agg)
     summary = (
         f"# thinkbench report: {run}\n\n{len(records)} records, {agg['task'].nunique()} task(s), "
         f"{agg['method'].nunique()} method(s). Accuracy is the mean over problems with a 95 % "
         "interval; maj@k and pass@k are exact expectations over the sample pool.\n\n" + _markdown(table)
-        + failed_md + train_md + paired_md + eff_md + provenance_markdown(run_dir, records))
+        + failed_md + train_md + paired_md + eff_md + fits_md + provenance_markdown(run_dir, records))
     samples, trees = samples_html(records), trees_html(records)
     trees_link = ' · <a href="#trees">search trees</a>' if trees else ""
+    fits_link = ' · <a href="#fits">fitted curves</a>' if "id='fits'" in fits_html else ""
     figures = "\n".join(task_figure(agg, t, failures).to_html(full_html=False, include_plotlyjs=False)
                         for t in sorted(agg["task"].unique()))
     page = f"""<!doctype html>
@@ -334,7 +371,7 @@ th{{background:#f4f4f4}}pre{{white-space:pre-wrap;background:#f8f8f8;padding:6px
 .sample{{margin:6px 0 6px 1em}}.sample.right b{{color:#1a7f37}}.sample.wrong b,.sample.error b{{color:#b00020}}
 summary{{cursor:pointer;margin:3px 0}}</style></head><body>
 <h1>thinkbench report: {html.escape(run)}</h1>
-<p class="nav"><a href="#summary">summary</a> · <a href="#samples">samples per cell</a>{trees_link} ·
+<p class="nav"><a href="#summary">summary</a>{fits_link} · <a href="#samples">samples per cell</a>{trees_link} ·
 <a href="#provenance">provenance</a> · data: <a href="records.parquet">records.parquet</a>,
 <a href="records.csv">records.csv</a>, <a href="summary.csv">summary.csv</a></p>
 <p>{len(records)} records. Accuracy = mean over problems, shaded bands = 95 % confidence intervals.
@@ -351,6 +388,7 @@ each checkpoint has its own envelope over its methods without a verifier.</p>
 {train_html}
 {paired_html}
 {eff_html}
+{fits_html}
 {samples}
 {trees}
 {provenance_html(run_dir, records)}

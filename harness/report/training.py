@@ -12,7 +12,8 @@ import re
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
+
+from harness.report.colors import color_for
 
 # `train:` checkpoints are named `<trainer label>@<budget>` (`-s<seed>` with several seeds).
 TRAINED_NAME = re.compile(r"^(?P<trainer>.+)@(?P<budget>\d+)(?:-s\d+)?$")
@@ -45,7 +46,7 @@ def training_figure(agg: pd.DataFrame, task: str) -> go.Figure:
     trainers = sorted(t for t in sub["trainer"].unique() if t != "base")
     for i, ((method, budget), g) in enumerate(sub.groupby(["method", "budget"], sort=True)):
         start = base[(base["method"] == method) & (base["budget"] == budget)]
-        for j, trainer in enumerate(trainers):
+        for trainer in trainers:
             line = pd.concat([start, g[g["trainer"] == trainer]]).sort_values("total_flops")
             if line.empty or (line["trainer"] == "base").all():
                 continue
@@ -60,7 +61,7 @@ def training_figure(agg: pd.DataFrame, task: str) -> go.Figure:
             fig.add_trace(go.Scatter(
                 x=line["total_flops"].tolist(), y=line["accuracy"].tolist(), mode="lines+markers", name=name,
                 text=text, error_y=error, hovertemplate="%{text}<extra></extra>",
-                line={"color": qualitative.Dark24[j % len(qualitative.Dark24)],
+                line={"color": color_for(trainer),
                       "dash": ["solid", "dot", "dash", "dashdot", "longdash"][i % 5]}))
     fig.update_layout(title=f"{task}: accuracy vs training + test-time compute (95 % CI)",
                       xaxis={"type": "log", "title": "FLOPs added to the base: post-training (with its data) "
