@@ -5,7 +5,9 @@ import pandas as pd
 import pytest
 
 from harness.cli import main
+from harness.report.fits import fit_coverage
 from harness.report.stats import paired_differences
+from harness.store import load_records
 
 
 @pytest.mark.slow
@@ -22,3 +24,9 @@ def test_quickstart_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert diffs.loc["majority", "ci_low"] > 0               # maj@16 beats one sample
     cov_vs_maj = paired_differences(records[records["method"] != "sample"], "majority").set_index("method")
     assert cov_vs_maj.loc["oracle_best_of_n", "ci_low"] > 0  # coverage@16 beats maj@16
+    # The report fits the scaling curves: coverage follows the Monkeys power law on the testbed.
+    page = (tmp_path / "reports" / "quickstart" / "index.html").read_text()
+    assert "id='fits'" in page and "id='difficulty'" in page and "id='provenance'" in page
+    (cov,) = fit_coverage(load_records(tmp_path / "runs" / "quickstart"), n_boot=50)
+    assert cov.params["a"] < 0 and cov.params["b"] < 0 and not cov.flagged
+    assert all(lo < hi for lo, hi in cov.intervals.values())
