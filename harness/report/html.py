@@ -237,64 +237,62 @@ def fit_axis(agg: pd.DataFrame) -> str | None:
     return None
 
 
+def section(title: str, note: str, table: pd.DataFrame, figures: list[go.Figure] = (), level: int = 2,
+            anchor: str | None = None) -> tuple[str, str]:
+    """One report section as (HTML, Markdown): heading, note, figures (HTML only), table."""
+    ident = f" id='{anchor}'" if anchor else ""
+    figs = "\n".join(decade_ticks(f).to_html(full_html=False, include_plotlyjs=False) for f in figures)
+    return (f"<h{level}{ident}>{html.escape(title)}</h{level}><p>{html.escape(note)}</p>{figs}"
+            + table.to_html(index=False, escape=True, border=0),
+            f"\n{'#' * level} {title}\n\n{note}\n\n{_markdown(table)}")
+
+
 def fits_section(records: pd.DataFrame, agg: pd.DataFrame) -> tuple[str, str]:
     """Fitted scaling curves (coverage power law, accuracy sigmoids, compute to the best measured
     accuracy) and the compute-optimal choice per difficulty bin: (HTML, Markdown)."""
     axis = fit_axis(agg)
     if axis is None:
         return "", ""
+    parts = []
     fits = fitting.fit_accuracy(records, axis) + fitting.fit_coverage(records, axis)
-    parts_html, parts_md = [], []
     if fits:
         targets = {t: fitting.best_measured(agg, t) for t in agg["task"].unique()}
-        table = fitting.fits_table(fits, targets)
-        title = "Fitted scaling curves"
-        note = (f"On {dict(AXES)[axis]}. Coverage (oracle_best_of_n): log c(k) = a·k^b (Large Language "
-                "Monkeys). Accuracy: R0 + (A − R0)/(1 + (C_mid/C)^B), a sigmoid in log-compute. Bands and "
-                "intervals: 95 % bootstrap over problems (the same draw for every budget of a curve). "
-                "Residuals are observed − fitted, beside each point's interval. A fit that cannot be "
-                "trusted is dashed and named '(flagged)', with the reason in the table. Compute to target "
-                "inverts the curve at the task's best measured (non-oracle) accuracy; a target above the "
-                "fitted plateau is 'not reached', never extrapolated.")
-        parts_html.append(f"<h2 id='fits'>{html.escape(title)}</h2><p>{html.escape(note)}</p>"
-                          + "\n".join(decade_ticks(fitting.fit_figure(fits, t)).to_html(full_html=False, include_plotlyjs=False)
-                                      for t in sorted({f.task for f in fits}))
-                          + table.to_html(index=False, escape=True, border=0))
-        parts_md.append(f"\n## {title}\n\n{note}\n\n{_markdown(table)}")
-    if has_training(agg):
-        total = fitting.fit_total_compute(records)
-        if total:
-            table = fitting.fits_table(total)
-            title = "Fitted curves on training + test-time compute"
-            note = ("One sigmoid per trainer × method@budget through the base and the trainer's checkpoints, "
-                    "on post-training FLOPs + test FLOPs over all problems. Fewer than 4 points leave the "
-                    "parameters unidentified (flagged, no interval): use 3 or more trainer budgets.")
-            parts_html.append(f"<h3>{html.escape(title)}</h3><p>{html.escape(note)}</p>"
-                              + "\n".join(decade_ticks(fitting.fit_figure(total, t)).to_html(full_html=False, include_plotlyjs=False)
-                                          for t in sorted({f.task for f in total}))
-                              + table.to_html(index=False, escape=True, border=0))
-            parts_md.append(f"\n### {title}\n\n{note}\n\n{_markdown(table)}")
+        parts.append(section(
+            "Fitted scaling curves",
+            f"On {dict(AXES)[axis]}. Coverage (oracle_best_of_n): log c(k) = a·k^b (Large Language Monkeys). "
+            "Accuracy: R0 + (A − R0)/(1 + (C_mid/C)^B), a sigmoid in log-compute. Bands and intervals: 95 % "
+            "bootstrap over problems (the same draw for every budget of a curve). Residuals are observed − "
+            "fitted, beside each point's interval. A fit that cannot be trusted is dashed and named "
+            "'(flagged)', with the reason in the table. Compute to target inverts the curve at the task's "
+            "best measured (non-oracle) accuracy; a target above the fitted plateau is 'not reached', never "
+            "extrapolated.",
+            fitting.fits_table(fits, targets), [fitting.fit_figure(fits, t) for t in sorted({f.task for f in fits})],
+            anchor="fits"))
+    total = fitting.fit_total_compute(records) if has_training(agg) else []
+    if total:
+        parts.append(section(
+            "Fitted curves on training + test-time compute",
+            "One sigmoid per trainer × method@budget through the base and the trainer's checkpoints, on "
+            "post-training FLOPs + test FLOPs over all problems. Fewer than 4 points leave the parameters "
+            "unidentified (flagged, no interval): use 3 or more trainer budgets.",
+            fitting.fits_table(total), [fitting.fit_figure(total, t) for t in sorted({f.task for f in total})],
+            level=3))
     try:
         diff = difficulty.compute_optimal_by_difficulty(records, axis)
     except ValueError:  # no pass@1 to bin by: no sample pool and no greedy
         diff = None
     if diff is not None and len(diff.table):
-        table = difficulty.difficulty_table(diff)
-        title = "Compute-optimal per difficulty bin (Snell et al.)"
-        note = ("Problems split in two halves by a hash of their id. Difficulty = each problem's pass@1 "
-                "from the sample pool, binned by quantiles on half 1. At each compute level the best "
-                "configuration per bin (bins may spend unequally within the level) and the single best "
-                "configuration are chosen on half 1 and scored on half 2, paired, with a 95 % interval. "
-                "The bins know each problem's own pass@1 (oracle difficulty): the gain is what a perfect "
-                "difficulty predictor could buy, an upper bound.")
-        parts_html.append(f"<h2 id='difficulty'>{html.escape(title)}</h2><p>{html.escape(note)}</p>"
-                          + "\n".join(decade_ticks(difficulty.difficulty_figure(diff, t, c)).to_html(full_html=False,
-                                                                                       include_plotlyjs=False)
-                                      for t, c in sorted(diff.source) if ((diff.table["task"] == t)
-                                                                          & (diff.table["checkpoint"] == c)).any())
-                          + table.to_html(index=False, escape=True, border=0))
-        parts_md.append(f"\n## {title}\n\n{note}\n\n{_markdown(table)}")
-    return "".join(parts_html), "".join(parts_md)
+        shown = sorted({(t, c) for t, c in zip(diff.table["task"], diff.table["checkpoint"])})
+        parts.append(section(
+            "Compute-optimal per difficulty bin (Snell et al.)",
+            "Problems split in two halves by a hash of their id. Difficulty = each problem's pass@1 from the "
+            "sample pool, binned by quantiles on half 1. At each compute level the best configuration per bin "
+            "(bins may spend unequally within the level) and the single best configuration are chosen on half "
+            "1 and scored on half 2, paired, with a 95 % interval. The bins know each problem's own pass@1 "
+            "(oracle difficulty): the gain is what a perfect difficulty predictor could buy, an upper bound.",
+            difficulty.difficulty_table(diff), [difficulty.difficulty_figure(diff, t, c) for t, c in shown],
+            anchor="difficulty"))
+    return "".join(h for h, _ in parts), "".join(m for _, m in parts)
 
 
 def write_report(run_dir: str | Path, out: str | Path) -> Path:
@@ -311,46 +309,33 @@ def write_report(run_dir: str | Path, out: str | Path) -> Path:
     references = sorted(set(records.loc[(records["method_name"] == "best_of_n")
                                         & (records["verifier"] != "oracle"), "method"]))
     eff = pd.concat([efficiency(agg, r, records=records) for r in references]) if references else pd.DataFrame()
-    eff_md = ""
-    eff_html = ""
+    eff_html = eff_md = paired_html = paired_md = failed_html = failed_md = train_html = train_md = ""
     if len(eff):
-        shown = efficiency_table(eff)
-        title = "Compute-optimal envelope vs best-of-N: the cheapest configuration that matches it"
-        note = ("FLOPs per problem, policy + verifier (inference only; a checkpoint's training compute "
-                "is not counted). 'cheapest achievable' is a measured configuration with at least the "
-                "reference's accuracy; 'efficiency ×' is the reference's FLOPs over its FLOPs. "
-                "'randomized mixture' runs the second configuration on a random fraction of the "
-                "problems and the first on the rest: it reaches the reference's accuracy in "
-                "expectation, not on every run. The paired difference (same problems) shows whether "
-                "'at least as accurate' is more than noise.")
-        eff_md = f"\n## {title}\n\n{note}\n\n{_markdown(shown)}"
-        eff_html = (f"<h2>{html.escape(title)}</h2><p>{html.escape(note)}</p>"
-                    f"{shown.to_html(index=False, escape=True, border=0)}")
-    paired_md = f"\n## Paired differences (over the same problems)\n\n{_markdown(paired)}" if len(paired) else ""
-    paired_html = (f"<h2>Paired differences (over the same problems)</h2>"
-                   f"{paired.to_html(index=False, escape=True, border=0)}" if len(paired) else "")
-    failed_md = failed_html = ""
+        eff_html, eff_md = section(
+            "Compute-optimal envelope vs best-of-N: the cheapest configuration that matches it",
+            "FLOPs per problem, policy + verifier (inference only; a checkpoint's training compute is not "
+            "counted). 'cheapest achievable' is a measured configuration with at least the reference's "
+            "accuracy; 'efficiency ×' is the reference's FLOPs over its FLOPs. 'randomized mixture' runs the "
+            "second configuration on a random fraction of the problems and the first on the rest: it reaches "
+            "the reference's accuracy in expectation, not on every run. The paired difference (same "
+            "problems) shows whether 'at least as accurate' is more than noise.", efficiency_table(eff))
+    if len(paired):
+        paired_html, paired_md = section("Paired differences (over the same problems)",
+                                         "Each method at its largest budget minus one sample (or greedy).", paired)
     if len(failures):
         shown_f = failures[["task", "checkpoint", "method", "budget", "seed"]].assign(
             error=failures["error"].map(lambda e: str(e).splitlines()[0][:200]))
-        note = ("These cells raised; they are not plotted and not counted (no point at 0). "
-                "The next `thinkbench run` reruns them.")
-        failed_md = f"\n## Failed cells ({len(failures)})\n\n{note}\n\n{_markdown(shown_f)}"
-        failed_html = (f"<h2>Failed cells ({len(failures)})</h2><p>{html.escape(note)}</p>"
-                       f"{shown_f.to_html(index=False, escape=True, border=0)}")
-    train_md = train_html = ""
+        failed_html, failed_md = section(
+            f"Failed cells ({len(failures)})", "These cells raised; they are not plotted and not counted (no "
+            "point at 0). The next `thinkbench run` reruns them.", shown_f)
     if has_training(agg):
-        title = "Training + test-time compute"
-        note = ("Checkpoints made by the matrix's trainers from one base. 'train FLOPs' is what the "
-                "trainer added to the base (6 · params · training tokens, a reference model's scoring, "
-                "and the sampling that made its data or rollouts); 'test FLOPs' is the method's "
-                "inference over all evaluated problems. Their sum is the x-axis of the training plot.")
-        shown_t = training_table(agg)
-        train_md = f"\n## {title}\n\n{note}\n\n{_markdown(shown_t)}"
-        train_html = (f"<h2>{html.escape(title)}</h2><p>{html.escape(note)}</p>"
-                      + "\n".join(decade_ticks(training_figure(agg, t)).to_html(full_html=False, include_plotlyjs=False)
-                                  for t in sorted(agg["task"].unique()))
-                      + shown_t.to_html(index=False, escape=True, border=0))
+        train_html, train_md = section(
+            "Training + test-time compute",
+            "Checkpoints made by the matrix's trainers from one base. 'train FLOPs' is what the trainer added "
+            "to the base (6 · params · training tokens, a reference model's scoring, and the sampling that "
+            "made its data or rollouts); 'test FLOPs' is the method's inference over all evaluated problems. "
+            "Their sum is the x-axis of the training plot.",
+            training_table(agg), [training_figure(agg, t) for t in sorted(agg["task"].unique())])
     fits_html, fits_md = fits_section(records, agg)
     summary = (
         f"# thinkbench report: {run}\n\n{len(records)} records, {agg['task'].nunique()} task(s), "
