@@ -9,7 +9,7 @@ import sys
 from harness.registry import ConfigError
 
 # (module, what it adds); order = the order of `thinkbench --help`.
-COMMANDS = ("quickstart", "bootstrap", "get_model", "train", "train_verifier", "run", "report", "compare", "score", "listing")
+COMMANDS = ("quickstart", "bootstrap", "get_model", "train", "train_verifier", "run", "report", "compare", "score", "serve", "listing")
 
 
 def parser() -> argparse.ArgumentParser:
