@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from harness.registry import ConfigError
+from harness.registry import ConfigError, load_plugins
 
 
 def main(args: argparse.Namespace) -> int:
@@ -15,6 +15,7 @@ def main(args: argparse.Namespace) -> int:
     from harness.checkpoint import resolve_checkpoint
     from harness.serve import ServeConfig, serve
 
+    load_plugins()  # `testbed` aliases resolve through the testbed trainer's home
     path = resolve_checkpoint(args.checkpoint)
     key = None
     if args.api_key_env:
