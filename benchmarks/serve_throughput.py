@@ -88,6 +88,18 @@ def main() -> None:
     (w1, t1, x1), (w8, t8, x8) = results[1], results[8]
     print(f"ratio 8 vs 1: {w1 / w8:.2f}x requests/s, {(t8 / w8) / (t1 / w1):.2f}x tokens/s; "
           f"greedy texts identical at both: {x1 == x8}")
+    # The ceiling: the same prompts as one in-process generate call (no HTTP, one batch).
+    from harness.backends.hf import HFConfig, HFPolicy
+    from harness.checkpoint import resolve_checkpoint
+
+    policy = HFPolicy(resolve_checkpoint(args.checkpoint), HFConfig(threads=args.threads))
+    policy.generate(prompts[:4], temperature=0.0, max_tokens=args.max_tokens)
+    t0 = time.perf_counter()
+    outs, costs = policy.generate(prompts, temperature=0.0, max_tokens=args.max_tokens)
+    wall, tokens = time.perf_counter() - t0, sum(c.generated_tokens for c in costs)
+    print(f"hf backend in-process, one batch of {len(prompts)}: {tokens / wall:.1f} generated tokens/s; "
+          f"serve at concurrency 8 reaches {(t8 / w8) / (tokens / wall):.0%} of it; "
+          f"same texts: {[o[0].text for o in outs] == x8}")
 
 
 if __name__ == "__main__":
