@@ -134,6 +134,10 @@ class VerifierConfig(Config):
 class BackendConfig(Config):
     """Knobs of a policy backend (none by default)."""
 
+    # Whether a checkpoint's `path` names local weights (resolved to a directory when the matrix
+    # is read). A remote backend (`openai`) sends the name to its server as is.
+    local_checkpoint: typing.ClassVar[bool] = True
+
 
 @dataclass(frozen=True)
 class TrainerConfig(Config):

@@ -322,7 +322,8 @@ def parse_matrix(data: Any, source: str = "<matrix>") -> Matrix:
         backend = r.text(c.get("backend", "hf"), f"{where}.backend")
         try:
             cfg_cls = BACKENDS.config(backend)
-            path = resolve_checkpoint(c["path"])
+            local = getattr(cfg_cls or BackendConfig, "local_checkpoint", True)
+            path = resolve_checkpoint(c["path"]) if local else c["path"]
         except ConfigError as e:
             raise r.fail(where, str(e)) from None
         cfg = r.config(cfg_cls or BackendConfig, c.get("params", {}) or {}, f"{where}.params", f"backend {backend!r}")

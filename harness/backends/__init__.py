@@ -2,3 +2,4 @@
 from harness.registry import BACKENDS
 
 BACKENDS.lazy("hf", "harness.backends.hf")
+BACKENDS.lazy("openai", "harness.backends.openai", requires=("openai",), extra="openai")

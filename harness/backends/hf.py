@@ -81,6 +81,29 @@ def stop_token_ids(tokenizer, model) -> set[int]:
     return {int(i) for i in ids}
 
 
+def chat_ids(tokenizer, messages: list[dict], *, add_generation_prompt: bool | None = None,
+             continue_final_message: bool | None = None) -> list[int]:
+    """Token ids of chat `messages` rendered by the tokenizer's chat template.
+
+    By default a list ending in an assistant message is continued in that turn (step search's
+    partial solutions), and any other list gets a generation prompt opening the assistant
+    turn; the two flags (vLLM's request fields of the same names) override that. Shared by the
+    `hf` backend, `thinkbench serve` and the `openai` backend's `partial: completions` mode, so
+    all three render a prompt to the same tokens.
+    """
+    partial = messages[-1]["role"] == "assistant" if continue_final_message is None else continue_final_message
+    opening = (not partial) if add_generation_prompt is None else add_generation_prompt
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=opening,
+                                         continue_final_message=partial)
+    if partial:  # templates that trim content drop the partial turn's trailing separator
+        content = messages[-1]["content"]
+        trimmed = content.rstrip()
+        if not text.endswith(content) and text.endswith(trimmed):
+            text += content[len(trimmed):]
+    # The template writes its own special tokens (BOS included), as HF does when tokenizing.
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
 @BACKENDS.register("hf", config=HFConfig)
 class HFPolicy(PolicyBase):
     """A causal LM from a local directory (or a hub name when online) that continues prompts."""
@@ -138,16 +161,7 @@ class HFPolicy(PolicyBase):
         if not self.use_chat_template:
             return list(self.tokenizer(plain_text(prompt))["input_ids"])
         messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
-        partial = messages[-1]["role"] == "assistant"
-        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=not partial,
-                                                  continue_final_message=partial)
-        if partial:  # templates that trim content drop the partial turn's trailing separator
-            content = messages[-1]["content"]
-            trimmed = content.rstrip()
-            if not text.endswith(content) and text.endswith(trimmed):
-                text += content[len(trimmed):]
-        # The template writes its own special tokens (BOS included), as HF does when tokenizing.
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return chat_ids(self.tokenizer, messages)
 
     @torch.inference_mode()
     def generate(self, prompts: Sequence[str | list[dict]], *, n: int = 1, temperature: float = 0.0,

@@ -9,7 +9,8 @@ import sys
 from harness.registry import ConfigError
 
 # (module, what it adds); order = the order of `thinkbench --help`.
-COMMANDS = ("quickstart", "bootstrap", "get_model", "train", "train_verifier", "run", "report", "compare", "import_lm_eval", "lm_eval_run", "score", "listing")
+COMMANDS = ("quickstart", "bootstrap", "get_model", "train", "train_verifier", "run", "report", "compare",
+            "import_lm_eval", "lm_eval_run", "score", "serve", "listing")
 
 
 def parser() -> argparse.ArgumentParser:
