@@ -84,7 +84,7 @@ def test_run_records_resume_and_report(tiny_ckpt: Path, tmp_path: Path) -> None:
     page = index.read_text()
     assert "Plotly.newPlot" in page and "majority" in page and '<script src="http' not in page
     summary = (tmp_path / "report" / "summary.md").read_text()
-    assert "| addition(digits=4) | tiny | majority | 4 | 6 |" in summary
+    assert "| addition(digits=4) | tiny | majority | 4 | 1 | 6 |" in summary
 
 
 def test_same_seed_same_numbers(tiny_ckpt: Path, tmp_path: Path) -> None:
