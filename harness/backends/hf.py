@@ -81,6 +81,29 @@ def stop_token_ids(tokenizer, model) -> set[int]:
     return {int(i) for i in ids}
 
 
+def encode_prompt(tokenizer, prompt: str | list[dict], chat_template: bool) -> list[int]:
+    """Token ids of a prompt; every backend that tokenizes itself uses this one function, so two
+    backends see identical inputs for the same prompt.
+
+    With `chat_template`, a string is one user turn; a message list ending in an assistant
+    message is continued in that turn (step search's partial solutions), not restarted.
+    Without it, a message list is its contents run together (the plain-model prompt).
+    """
+    if not chat_template:
+        return list(tokenizer(plain_text(prompt))["input_ids"])
+    messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+    partial = messages[-1]["role"] == "assistant"
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=not partial,
+                                         continue_final_message=partial)
+    if partial:  # templates that trim content drop the partial turn's trailing separator
+        content = messages[-1]["content"]
+        trimmed = content.rstrip()
+        if not text.endswith(content) and text.endswith(trimmed):
+            text += content[len(trimmed):]
+    # The template writes its own special tokens (BOS included), as HF does when tokenizing.
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
 @BACKENDS.register("hf", config=HFConfig)
 class HFPolicy(PolicyBase):
     """A causal LM from a local directory (or a hub name when online) that continues prompts."""
@@ -129,25 +152,8 @@ class HFPolicy(PolicyBase):
         self.ledger.clear()
 
     def encode(self, prompt: str | list[dict]) -> list[int]:
-        """Token ids of a prompt.
-
-        With `chat_template`, a string is one user turn; a message list ending in an assistant
-        message is continued in that turn (step search's partial solutions), not restarted.
-        Without it, a message list is its contents run together (the plain-model prompt).
-        """
-        if not self.use_chat_template:
-            return list(self.tokenizer(plain_text(prompt))["input_ids"])
-        messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
-        partial = messages[-1]["role"] == "assistant"
-        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=not partial,
-                                                  continue_final_message=partial)
-        if partial:  # templates that trim content drop the partial turn's trailing separator
-            content = messages[-1]["content"]
-            trimmed = content.rstrip()
-            if not text.endswith(content) and text.endswith(trimmed):
-                text += content[len(trimmed):]
-        # The template writes its own special tokens (BOS included), as HF does when tokenizing.
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        """Token ids of a prompt (see `encode_prompt`)."""
+        return encode_prompt(self.tokenizer, prompt, self.use_chat_template)
 
     @torch.inference_mode()
     def generate(self, prompts: Sequence[str | list[dict]], *, n: int = 1, temperature: float = 0.0,
