@@ -11,6 +11,11 @@ Same Policy contract as `hf`, so every method runs on it unchanged:
 Seeds: vLLM seeds sample i of an n-sample request with `seed + i`, so the seeds s and s+1 of two
 calls (step search uses `seed*1000 + depth`) would share n-1 random streams. `request_seeds`
 spreads every (seed, prompt) to its own block of SEED_STRIDE seeds, so no two requests overlap.
+
+n samples: vLLM runs an n-sample request as n one-sample child requests seeded `seed + i`, but
+the parent's RequestOutput carries only one child's `num_cached_tokens`. So each sample is sent
+here as that same child request (n=1, seed base + i): the same samples and the same engine
+work, with every child's cache hits counted.
 """
 from __future__ import annotations
 
@@ -45,6 +50,10 @@ class VLLMConfig(BackendConfig):
     max_model_len: int | None = None        # default: the checkpoint's context length
     enforce_eager: bool = False             # True: no CUDA graphs (faster start, slower decode)
     block_size: int | None = None           # KV block (the prefix cache's granularity); None: vLLM's default
+    # KV cache size. None: on GPU what gpu_memory_utilization leaves after the weights; on CPU
+    # 1 GiB (vLLM's CPU default takes a share of all RAM). VLLM_CPU_KVCACHE_SPACE, where set,
+    # wins on CPU (vLLM's own rule); the size used is recorded with the config.
+    kv_cache_gb: float | None = None
     logprobs: bool = True                   # the sampled tokens' log-probs (Completion.logprob)
 
     def validate(self) -> None:
@@ -56,6 +65,8 @@ class VLLMConfig(BackendConfig):
             raise ValueError(f"max_model_len must be >= 1, got {self.max_model_len}")
         if self.block_size is not None and self.block_size < 1:
             raise ValueError(f"block_size must be >= 1, got {self.block_size}")
+        if self.kv_cache_gb is not None and self.kv_cache_gb <= 0:
+            raise ValueError(f"kv_cache_gb must be > 0, got {self.kv_cache_gb}")
 
 
 def request_seeds(seed: int | None, count: int, n: int) -> list[int | None]:
@@ -160,7 +171,14 @@ class VLLMPolicy(PolicyBase):
         self.eos_ids = stop_token_ids(self.tokenizer, SimpleNamespace(generation_config=generation,
                                                                       config=model_config))
         self.params = safetensors_params(self.path)
-        extra = {"block_size": cfg.block_size} if cfg.block_size else {}
+        self.kv_cache_gb = cfg.kv_cache_gb
+        if self.device == "cpu" and os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
+            self.kv_cache_gb = float(os.environ["VLLM_CPU_KVCACHE_SPACE"])  # vLLM's CPU platform lets it win
+        elif self.device == "cpu" and self.kv_cache_gb is None:
+            self.kv_cache_gb = 1.0
+        extra: dict[str, Any] = {"block_size": cfg.block_size} if cfg.block_size else {}
+        if self.kv_cache_gb is not None:
+            extra["kv_cache_memory_bytes"] = int(self.kv_cache_gb * 2**30)
         self.llm = LLM(model=self.path, tokenizer=self.path, dtype=self.dtype,
                        tensor_parallel_size=cfg.tensor_parallel_size,
                        gpu_memory_utilization=cfg.gpu_memory_utilization, max_model_len=cfg.max_model_len,
@@ -168,7 +186,8 @@ class VLLMPolicy(PolicyBase):
 
     def settings(self) -> dict[str, object]:
         """What this policy resolved its `auto` settings to (recorded on every row)."""
-        return {"device": self.device, "dtype": self.dtype, "chat_template": self.use_chat_template}
+        return {"device": self.device, "dtype": self.dtype, "chat_template": self.use_chat_template,
+                "kv_cache_gb": self.kv_cache_gb}
 
     def reset_cache(self) -> None:
         """Start a new cell: empty vLLM's prefix cache, so a cell's cost never depends on what
@@ -182,12 +201,12 @@ class VLLMPolicy(PolicyBase):
 
         return encode_prompt(self.tokenizer, prompt, self.use_chat_template)
 
-    def sampling_params(self, *, n: int, temperature: float, top_p: float, max_tokens: int,
+    def sampling_params(self, *, temperature: float, top_p: float, max_tokens: int,
                         stop: Sequence[str], seed: int | None) -> Any:
-        """vLLM's SamplingParams for one request of this policy."""
+        """vLLM's SamplingParams for one sample of this policy."""
         from vllm import SamplingParams
 
-        return SamplingParams(n=n, seed=seed, stop=list(stop), max_tokens=max_tokens,
+        return SamplingParams(n=1, seed=seed, stop=list(stop), max_tokens=max_tokens,
                               temperature=max(temperature, 0.0), top_p=top_p if temperature > 0 else 1.0,
                               include_stop_str_in_output=False, logprobs=0 if self.cfg.logprobs else None,
                               stop_token_ids=sorted(self.eos_ids - {self.tokenizer.eos_token_id}),
@@ -203,20 +222,20 @@ class VLLMPolicy(PolicyBase):
         if not prompts:
             return [], []
         encoded = [self.encode(p) for p in prompts]
-        seeds = request_seeds(seed, len(encoded), n)
-        requests = [TokensPrompt(prompt_token_ids=e) for e in encoded]
-        params = [self.sampling_params(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
-                                       stop=stop, seed=s) for s in seeds]
+        # One request per sample, as vLLM's own n > 1 fan-out makes them (see the module doc).
+        requests, params = [], []
+        for ids, base in zip(encoded, request_seeds(seed, len(encoded), n)):
+            for i in range(n):
+                requests.append(TokensPrompt(prompt_token_ids=ids))
+                params.append(self.sampling_params(temperature=temperature, top_p=top_p, max_tokens=max_tokens,
+                                                   stop=stop, seed=None if base is None else base + i))
         outputs = self.llm.generate(requests, params, use_tqdm=False)
         wall = time.perf_counter() - t0
-        comps = [completions_of(o) for o in outputs]
-        counts = [token_counts([o]) for o in outputs]
+        per_prompt = [outputs[k * n:(k + 1) * n] for k in range(len(encoded))]
+        comps = [[c for o in outs for c in completions_of(o)] for outs in per_prompt]
+        counts = [token_counts(outs) for outs in per_prompt]
         # Wall time is shared out in proportion to the tokens each prompt's requests processed.
         work = [c + g for c, _, g in counts]
         costs = [inference_cost(self.params, c, h, g, wall * w / max(sum(work), 1))
                  for (c, h, g), w in zip(counts, work)]
         return comps, costs
-
-
-if os.environ.get("VLLM_CPU_KVCACHE_SPACE") is None:  # vLLM's CPU default (4 GiB+) is a lot on a shared box
-    os.environ["VLLM_CPU_KVCACHE_SPACE"] = "1"
