@@ -3,7 +3,8 @@
 One engine serves both sides (no second copy of the model in memory): thinkbench's
 `VLLMPolicy.generate(prompts, n=...)` (tokenizing, seeding, one request per sample, Completion
 and Cost conversion) against `policy.llm.generate` called directly with the same token ids and
-`SamplingParams(n=..., seed=...)`, vLLM's own n-sample fan-out. Two workloads: greedy (one
+`SamplingParams(n=..., seed=..., logprobs=...)`, vLLM's own n-sample fan-out, asking for the
+sampled tokens' log-probs exactly when the backend does (`logprobs`, on by default). Two workloads: greedy (one
 completion per prompt) and sampling (n per prompt at temperature 1). The prefix cache is reset
 before every timed run so neither side inherits the other's prompts; runs alternate and the
 best of `--repeats` is kept. Prints generated tokens/s of each side and their ratio (goal: the
@@ -41,6 +42,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--chat-template", action="store_true", help="wrap prompts as user turns")
     parser.add_argument("--enforce-eager", action="store_true")
+    parser.add_argument("--no-logprobs", action="store_true",
+                        help="the backend's `logprobs: false` (both sides then skip log-probs)")
     args = parser.parse_args()
 
     from vllm import SamplingParams
@@ -49,7 +52,8 @@ def main() -> None:
     from harness.backends.vllm import VLLMConfig, VLLMPolicy
 
     policy = VLLMPolicy(args.checkpoint, VLLMConfig(chat_template=args.chat_template,
-                                                    enforce_eager=args.enforce_eager))
+                                                    enforce_eager=args.enforce_eager,
+                                                    logprobs=not args.no_logprobs))
     texts = problems(args.prompts)
     ids = [policy.encode(t) for t in texts]  # raw vLLM gets exactly the token ids the backend sends
 
@@ -58,8 +62,9 @@ def main() -> None:
         return sum(c.tokens for comps in outs for c in comps)
 
     def raw(n: int, temperature: float) -> int:
+        # Same settings as the backend's requests: its log-probs (Completion.logprob) included.
         params = SamplingParams(n=n, temperature=temperature, max_tokens=args.max_tokens, seed=0,
-                                stop_token_ids=sorted(policy.eos_ids - {policy.tokenizer.eos_token_id}))
+                                logprobs=0 if policy.cfg.logprobs else None, stop_token_ids=sorted(policy.eos_ids - {policy.tokenizer.eos_token_id}))
         outs = policy.llm.generate([TokensPrompt(prompt_token_ids=i) for i in ids], params, use_tqdm=False)
         return sum(len(o.token_ids) for out in outs for o in out.outputs)
 
@@ -76,7 +81,7 @@ def main() -> None:
         results[name] = {**{k: round(v, 1) for k, v in best.items()}, "ratio": round(ratio, 3)}
         print(f"{name:>14}: thinkbench {best['thinkbench']:8.1f} tok/s   raw vLLM {best['raw vLLM']:8.1f} tok/s"
               f"   ratio {ratio:.1%}", flush=True)
-    print(json.dumps({"checkpoint": args.checkpoint, "prompts": args.prompts, "max_tokens": args.max_tokens,
+    print(json.dumps({"checkpoint": args.checkpoint, "logprobs": policy.cfg.logprobs, "prompts": args.prompts, "max_tokens": args.max_tokens,
                       "device": policy.device, "dtype": policy.dtype, "results": results}))
 
 

@@ -131,3 +131,22 @@ def test_importing_thinkbench_never_imports_vllm_and_a_missing_vllm_says_how_to_
         assert done.stdout == ""
     else:
         assert "backend 'vllm' needs the optional package vllm: pip install 'thinkbench[vllm]'" in done.stdout
+
+
+def test_pool_cost_of_per_sample_requests_scales_with_k() -> None:
+    from harness.compute import inference_cost
+    from harness.methods import cost_at_k
+
+    completion, request = _outputs_module()
+    # 4 samples of one 11-token prompt, each its own request, none served from the cache (vllm)
+    outs = [request(prompt_token_ids=list(range(11)), num_cached_tokens=0,
+                    outputs=[completion(index=0, text="x", token_ids=[1] * 10, cumulative_logprob=-1.0,
+                                        finish_reason="stop", stop_reason=None)]) for _ in range(4)]
+    computed, cached, generated = token_counts(outs)
+    pool = inference_cost(1000, computed, cached, generated, 2.0)
+    one = cost_at_k(pool, 4, 1)
+    assert (one.prompt_tokens, one.cached_tokens, one.generated_tokens) == (11, 0, 10)
+    assert one.flops == 2 * 1000 * 21 and cost_at_k(pool, 4, 4) == pool
+    # hf's shared prefill (11 computed, 3·11 cached) keeps its own formula
+    shared = cost_at_k(inference_cost(1000, 11, 33, 40, 2.0), 4, 1)
+    assert (shared.prompt_tokens, shared.cached_tokens) == (11, 0)
