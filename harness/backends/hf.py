@@ -104,6 +104,20 @@ def chat_ids(tokenizer, messages: list[dict], *, add_generation_prompt: bool | N
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
+def encode_prompt(tokenizer, prompt: str | list[dict], chat_template: bool) -> list[int]:
+    """Token ids of a prompt; every backend that tokenizes itself (hf, vllm) uses this one
+    function, so two backends see identical inputs for the same prompt.
+
+    With `chat_template`, a string is one user turn and a message list ending in an assistant
+    message is continued in that turn (`chat_ids`). Without it, a message list is its contents
+    run together (the plain-model prompt).
+    """
+    if not chat_template:
+        return list(tokenizer(plain_text(prompt))["input_ids"])
+    messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+    return chat_ids(tokenizer, messages)
+
+
 @BACKENDS.register("hf", config=HFConfig)
 class HFPolicy(PolicyBase):
     """A causal LM from a local directory (or a hub name when online) that continues prompts."""
@@ -152,16 +166,8 @@ class HFPolicy(PolicyBase):
         self.ledger.clear()
 
     def encode(self, prompt: str | list[dict]) -> list[int]:
-        """Token ids of a prompt.
-
-        With `chat_template`, a string is one user turn; a message list ending in an assistant
-        message is continued in that turn (step search's partial solutions), not restarted.
-        Without it, a message list is its contents run together (the plain-model prompt).
-        """
-        if not self.use_chat_template:
-            return list(self.tokenizer(plain_text(prompt))["input_ids"])
-        messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
-        return chat_ids(self.tokenizer, messages)
+        """Token ids of a prompt (see `encode_prompt`)."""
+        return encode_prompt(self.tokenizer, prompt, self.use_chat_template)
 
     @torch.inference_mode()
     def generate(self, prompts: Sequence[str | list[dict]], *, n: int = 1, temperature: float = 0.0,
