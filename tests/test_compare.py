@@ -12,7 +12,7 @@ import pytest
 from harness.cli import main as cli
 from harness.contracts import Record, content_hash
 from harness.registry import ConfigError
-from harness.report.compare import Gate, compare, holm, mcnemar, problems_needed, sign_flip
+from harness.report.compare import Gate, bootstrap_ci, compare, holm, mcnemar, paired_binary_ci, problems_needed, sign_flip
 
 
 def run_dir(root: Path, name: str, scores: list[float], method: str = "greedy", prompts: str = "q",
@@ -38,6 +38,21 @@ def test_holm_and_sign_flip() -> None:
     # Four differences all +0.5: the exact sign-flip p is the chance of all-same signs, 2/16.
     assert sign_flip(np.array([0.5, 0.5, 0.5, 0.5])) == pytest.approx(2 / 16)
     assert problems_needed(np.array([0.0, 1.0] * 50), 0.02) > 1000  # a 2-point drop is invisible at n=100
+
+
+def test_a_binary_interval_agrees_with_mcnemar(tmp_path: Path) -> None:
+    """4 problems lost, none gained, of 200 (the testbed's final vs step-600 greedy): McNemar
+    p = 0.125. The percentile bootstrap said [-0.040, -0.005], a 'significant' interval beside a
+    non-significant test; the paired interval for 0/1 scores includes 0."""
+    base, new = [1] * 4 + [1] * 108 + [0] * 88, [0] * 4 + [1] * 108 + [0] * 88
+    (row,) = compare(pd.read_parquet(run_dir(tmp_path, "a", base) / "records"),
+                     pd.read_parquet(run_dir(tmp_path, "b", new) / "records")).itertuples()
+    assert row.p == pytest.approx(0.125) and row.difference == pytest.approx(-0.02)
+    assert row.ci_low < 0 < row.ci_high
+    assert bootstrap_ci(np.array(new) - np.array(base))[1] < 0  # what the bootstrap claimed
+    assert paired_binary_ci(0, 0, 200)[0] < 0 < paired_binary_ci(0, 0, 200)[1]
+    lo, hi = paired_binary_ci(2, 12, 200)  # a real drop: the interval excludes 0, as McNemar does
+    assert hi < 0 and lo == pytest.approx(-0.0876, abs=1e-3)
 
 
 def test_paired_test_sees_what_the_unpaired_one_misses(tmp_path: Path) -> None:
