@@ -239,13 +239,8 @@ def cost_at_k(pool_cost: Cost, n: int, k: int) -> Cost:
 
     The pool's cached tokens are r (the prompt's prefix computed earlier in the cell) plus the
     prompt's full length for each of the other n-1 samples: r·n + p·(n-1) for p computed
-    prompt tokens. k samples reuse r·k + p·(k-1).
-
-    A backend whose samples are separate requests (vllm: each sample's prompt computed or
-    served from the prefix cache on its own) caches less than p·(n-1); its pool cost is a sum
-    of per-sample costs, and k samples cost k/n of it."""
-    if pool_cost.cached_tokens < pool_cost.prompt_tokens * (n - 1):
-        return pool_cost.scaled(k / n)
+    prompt tokens (every backend counts a prompt's n samples this way: hf, vllm, openai). k
+    samples reuse r·k + p·(k-1): their cost does not depend on the pool's size n."""
     generated = pool_cost.generated_tokens * k / n
     computed = pool_cost.prompt_tokens + pool_cost.generated_tokens
     p = pool_cost.prompt_tokens

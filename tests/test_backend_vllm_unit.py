@@ -92,8 +92,9 @@ def test_request_output_becomes_completions_and_counts() -> None:
     assert [c.stop_string for c in comps] == [None, "\n", None]    # EOS: no stop string
     assert [c.logprob for c in comps] == [-0.5, -1.5, None]
     assert token_counts([out]) == (8, 32, 9)
-    fresh = request(prompt_token_ids=[1, 2, 3], outputs=outs[:1], num_cached_tokens=None)
-    assert token_counts([fresh, out]) == (3 + 8, 32, 3 + 9)
+    # Another sample of the same prompt: its prompt counts as cached (one shared prefill, as hf).
+    again = request(prompt_token_ids=list(range(40)), outputs=outs[:1], num_cached_tokens=None)
+    assert token_counts([out, again]) == (8, 32 + 40, 9 + 3)
 
 
 def test_stop_token_id_is_not_a_stop_string() -> None:
@@ -133,20 +134,25 @@ def test_importing_thinkbench_never_imports_vllm_and_a_missing_vllm_says_how_to_
         assert "backend 'vllm' needs the optional package vllm: pip install 'thinkbench[vllm]'" in done.stdout
 
 
-def test_pool_cost_of_per_sample_requests_scales_with_k() -> None:
+def test_pool_cost_of_per_sample_requests_does_not_depend_on_the_pool_size() -> None:
+    """k samples drawn from a pool cost what k samples drawn alone cost, whatever the pool's size
+    (was: k/n of the pool, so budget 1 got cheaper when a matrix added budget 64), with or
+    without prefix-cache hits on the extra samples."""
     from harness.compute import inference_cost
     from harness.methods import cost_at_k
 
     completion, request = _outputs_module()
-    # 4 samples of one 11-token prompt, each its own request, none served from the cache (vllm)
-    outs = [request(prompt_token_ids=list(range(11)), num_cached_tokens=0,
-                    outputs=[completion(index=0, text="x", token_ids=[1] * 10, cumulative_logprob=-1.0,
-                                        finish_reason="stop", stop_reason=None)]) for _ in range(4)]
-    computed, cached, generated = token_counts(outs)
-    pool = inference_cost(1000, computed, cached, generated, 2.0)
-    one = cost_at_k(pool, 4, 1)
-    assert (one.prompt_tokens, one.cached_tokens, one.generated_tokens) == (11, 0, 10)
-    assert one.flops == 2 * 1000 * 21 and cost_at_k(pool, 4, 4) == pool
-    # hf's shared prefill (11 computed, 3·11 cached) keeps its own formula
-    shared = cost_at_k(inference_cost(1000, 11, 33, 40, 2.0), 4, 1)
-    assert (shared.prompt_tokens, shared.cached_tokens) == (11, 0)
+
+    def pool(n: int, length: int, hit: int) -> object:
+        outs = [request(prompt_token_ids=list(range(length)), num_cached_tokens=0 if i == 0 else hit,
+                        outputs=[completion(index=0, text="x", token_ids=[1] * 10, cumulative_logprob=-1.0,
+                                            finish_reason="stop", stop_reason=None)]) for i in range(n)]
+        return inference_cost(1000, *token_counts(outs), 2.0)
+
+    for length, hit in ((11, 0), (200, 192)):  # nothing cached (CPU block 128); whole blocks cached
+        ones = [cost_at_k(pool(n, length, hit), n, 1) for n in (4, 16)]
+        assert all((c.prompt_tokens, c.cached_tokens, c.generated_tokens) == (length, 0, 10) for c in ones)
+        assert all(c.flops == pytest.approx(2 * 1000 * (length + 10)) for c in ones)
+        two = cost_at_k(pool(16, length, hit), 16, 2)
+        assert (two.prompt_tokens, two.cached_tokens, two.generated_tokens) == (length, length, 20)
+    assert cost_at_k(pool(4, 11, 0), 4, 4) == pool(4, 11, 0)

@@ -34,25 +34,6 @@ from harness.contracts import BackendConfig, Completion, Cost, PolicyBase, plain
 from harness.registry import BACKENDS, ConfigError
 
 
-class Secret:
-    """An API key given in the config: usable, but written as *** wherever the config is
-    recorded (records, matrix snapshot, cell identity) so that it never lands in run files."""
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return "***"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other.value == self.value
-
-    def __hash__(self) -> int:
-        return hash(self.value)
-
-
 @dataclass(frozen=True)
 class OpenAIConfig(BackendConfig):
     """Knobs of the `openai` backend (a checkpoint's `params:` in a matrix). The checkpoint's
@@ -61,8 +42,10 @@ class OpenAIConfig(BackendConfig):
     local_checkpoint = False  # the path names a served model, not a directory here
 
     base_url: str = "http://127.0.0.1:8000/v1"
-    api_key: str | None = None        # recorded as ***; prefer api_key_env
+    # The key comes from the environment only: a matrix file is copied into its run directory
+    # (matrix.yaml) and shown in the report, so a key written there would leak.
     api_key_env: str | None = None    # name of the environment variable holding the key
+    api_key: str | None = None        # refused (see validate): named so the error can say why
     model: str | None = None          # default: the checkpoint's path as written
     # Chat endpoint, as `hf`'s chat_template: a string prompt is one user turn. False: the
     # completions endpoint, messages run together (what `hf` does without a template).
@@ -88,8 +71,10 @@ class OpenAIConfig(BackendConfig):
             raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
         if self.max_concurrency < 1 or self.retries < 0 or self.timeout <= 0 or self.params < 0:
             raise ValueError("max_concurrency must be >= 1, retries >= 0, timeout > 0 and params >= 0")
-        if self.api_key is not None and not isinstance(self.api_key, Secret):
-            object.__setattr__(self, "api_key", Secret(self.api_key))
+        if self.api_key is not None:
+            raise ValueError("api_key: a key written in a matrix is copied into the run directory "
+                             "(matrix.yaml) and the report; put it in an environment variable and name "
+                             "that variable with api_key_env")
 
 
 def request_seed(seed: int | None, index: int) -> int | None:
@@ -125,8 +110,6 @@ class OpenAIPolicy(PolicyBase):
                 raise ConfigError(f"openai backend: environment variable {self.cfg.api_key_env} "
                                   "(api_key_env) is not set")
             return key
-        if isinstance(self.cfg.api_key, Secret):
-            return self.cfg.api_key.value
         return "EMPTY"  # servers without auth ignore it; the client insists on one
 
     def settings(self) -> dict[str, object]:
@@ -146,8 +129,7 @@ class OpenAIPolicy(PolicyBase):
                                f"{str(cause).splitlines()[0] if str(cause) else 'no answer'}) after "
                                f"{self.cfg.retries} retries; is the server running?")
         if isinstance(e, (openai.AuthenticationError, openai.PermissionDeniedError)):
-            how = f"api_key_env={self.cfg.api_key_env}" if self.cfg.api_key_env else (
-                "api_key" if self.cfg.api_key else "no key set: use api_key_env")
+            how = f"api_key_env={self.cfg.api_key_env}" if self.cfg.api_key_env else "no key set: use api_key_env"
             return ConfigError(f"openai backend: {where} refused the API key (HTTP {e.status_code}: "
                                f"{_message(e)}; {how})")
         if isinstance(e, openai.NotFoundError):

@@ -105,15 +105,21 @@ def completions_of(output: Any) -> list[Completion]:
 def token_counts(outputs: Sequence[Any]) -> tuple[int, int, int]:
     """(computed prompt tokens, cached prompt tokens, generated tokens) of one prompt's requests.
 
-    `outputs` are the RequestOutputs that carry its samples (one per request sent). vLLM
-    reports `num_cached_tokens`: prompt tokens its prefix cache served (whole KV blocks only,
-    and never the last token, whose logits start decoding); the rest it computed."""
-    computed = cached = generated = 0
-    for out in outputs:
-        hit = int(out.num_cached_tokens or 0)
-        computed += len(out.prompt_token_ids) - hit
-        cached += hit
-        generated += sum(len(o.token_ids) for o in out.outputs)
+    `outputs` are the RequestOutputs of one prompt's samples (one request each). vLLM reports
+    `num_cached_tokens`: prompt tokens its prefix cache served (whole KV blocks only, and never
+    the last token, whose logits start decoding). The first request's count is the prompt's
+    prefill; every other sample's prompt counts as cached, as on `hf`, where n samples share
+    one prefill. The engine may recompute a partial block per extra sample (or the whole prompt
+    when samples are scheduled together); that is not charged, so a prompt's cost does not
+    depend on how the engine scheduled its samples, and k samples of a pool cost what k
+    samples drawn alone would (`methods.cost_at_k`)."""
+    if not outputs:
+        return 0, 0, 0
+    first = outputs[0]
+    hit = int(first.num_cached_tokens or 0)
+    computed = len(first.prompt_token_ids) - hit
+    cached = hit + sum(len(out.prompt_token_ids) for out in outputs[1:])
+    generated = sum(len(o.token_ids) for out in outputs for o in out.outputs)
     return computed, cached, generated
 
 
