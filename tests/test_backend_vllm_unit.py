@@ -13,7 +13,7 @@ import pytest
 from harness.backends.vllm import (SEED_STRIDE, VLLMConfig, completions_of, request_seeds,
                                    safetensors_params, token_counts)
 from harness.config import make_config
-from harness.registry import BACKENDS, ConfigError
+from harness.registry import ConfigError
 
 HAVE_VLLM = importlib.util.find_spec("vllm") is not None
 

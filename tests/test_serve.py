@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import http.client
-import dataclasses
 import json
 import threading
 from collections.abc import Iterator
