@@ -138,6 +138,11 @@ class BackendConfig(Config):
     # is read). A remote backend (`openai`) sends the name to its server as is.
     local_checkpoint: typing.ClassVar[bool] = True
 
+    def gpus(self, cluster_has_gpus: bool) -> float:
+        """GPUs one work unit of this backend asks a Ray cluster for (`--ray`); none by
+        default (a remote server's GPUs are its own)."""
+        return 0.0
+
 
 @dataclass(frozen=True)
 class TrainerConfig(Config):

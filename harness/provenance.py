@@ -41,11 +41,27 @@ def source_commit() -> str | None:
     return head + ("+dirty" if dirty else "")
 
 
+def devices() -> str:
+    """The CUDA devices this process sees, without creating a CUDA context (a context in a Ray
+    driver would hold GPU memory and make vLLM fall back to spawning)."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if not count:
+        return "cpu"
+    try:
+        names = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                               text=True, timeout=10, check=True).stdout.strip().splitlines()
+    except (OSError, subprocess.SubprocessError):
+        names = []
+    return f"{count} x {names[0]}" if names else f"{count} CUDA device(s)"
+
+
 def environment() -> dict:
     """This process's provenance: date, host, threads, device, Python, package versions, commit."""
     import torch
 
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    device = devices()
     return {
         "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "host": platform.node(),

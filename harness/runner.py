@@ -182,9 +182,9 @@ def run_matrix(matrix: Matrix, out: str | Path, *, quiet: bool = False, prune: b
                              prune=prune)
         units = plan(matrix, {c.hash for c in cells if store.has(c.hash)}, out.name)
         total = sum(len(u.cells) for u in units)
-        if total:
+        if total:  # the driver's session (with --ray each unit's worker logs its own too)
             store.log_session(environment() | {"matrix": matrix.name, "cells": total,
-                                               "executor": "local" if ray is None else f"ray:{ray}"})
+                                               "executor": "local" if ray is None else f"ray:{ray} (driver)"})
         rows = failed = 0
         with progress(quiet) as bar:
             job = bar.add_task(f"{matrix.name}: {total} cells to run", total=total)
@@ -208,8 +208,10 @@ def run_matrix(matrix: Matrix, out: str | Path, *, quiet: bool = False, prune: b
                 from harness.ray_executor import ray_outcomes
 
                 bar.update(job, description=f"{len(ready)} units on Ray")
+                # Each unit's worker logs where it ran: the records are its, not this driver's.
                 outcomes = ray_outcomes(ready, None if ray == "local" else ray,
-                                        lambda u: bar.update(job, description=f"Ray: {u.checkpoint.label} done"))
+                                        lambda env: store.log_session(env | {"matrix": matrix.name,
+                                                                             "executor": f"ray:{ray}"}))
             for outcome in outcomes:
                 cell = outcome.cell
                 if outcome.error is None:

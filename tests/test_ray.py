@@ -29,17 +29,23 @@ def test_resources_are_not_part_of_a_cells_identity(tiny_ckpt: Path) -> None:
     assert [c.hash for c in plain.cells()] == [c.hash for c in placed.cells()]
     assert resources_for(placed.checkpoints[0]) == {"num_cpus": 2.0, "num_gpus": 0.0}
     assert resources_for(plain.checkpoints[0]) == {"num_cpus": 1.0, "num_gpus": 0.0}
+    # hf with its device unset picks CUDA where there is one: on a GPU cluster it must reserve one.
+    assert resources_for(plain.checkpoints[0], cluster_has_gpus=True) == {"num_cpus": 1.0, "num_gpus": 1.0}
     with pytest.raises(ConfigError, match=r"checkpoints\[0\]\.resources\.num_gpus: need a number >= 0"):
         matrix(tiny_ckpt, {"num_gpus": -1})
     with pytest.raises(ConfigError, match="unknown field 'gpus'"):
         matrix(tiny_ckpt, {"gpus": 1})
 
 
-def test_a_gpu_unit_on_a_cpu_only_cluster_is_refused_not_left_waiting(tiny_ckpt: Path) -> None:
+def test_a_unit_no_node_can_hold_is_refused_not_left_waiting(tiny_ckpt: Path) -> None:
     units = plan(matrix(tiny_ckpt, {"num_gpus": 1}), set(), "r")
-    with pytest.raises(ConfigError, match=r"'tiny' asks for num_gpus=1 .* has 0 GPU: the task would wait forever"):
-        check_resources(units, {"CPU": 2.0})
-    check_resources(units, {"CPU": 2.0, "GPU": 1.0})  # placeable: no error
+    with pytest.raises(ConfigError, match=r"'tiny' asks for num_gpus=1 .* more than 0 GPU: the task would wait"):
+        check_resources(units, [{"CPU": 2.0}])
+    check_resources(units, [{"CPU": 2.0, "GPU": 1.0}])  # placeable: no error
+    # Two GPUs in the cluster, but on two nodes: a 2-GPU unit fits on neither (was: accepted).
+    two = plan(matrix(tiny_ckpt, {"num_gpus": 2}), set(), "r")
+    with pytest.raises(ConfigError, match=r"num_gpus=2 .* no node .* more than 1 GPU"):
+        check_resources(two, [{"CPU": 4.0, "GPU": 1.0}, {"CPU": 4.0, "GPU": 1.0}])
 
 
 @pytest.mark.slow  # starts Ray and its workers (each imports torch): ~1 min on 2 idle cores
@@ -54,6 +60,8 @@ def test_a_ray_run_gives_the_records_of_a_local_run(tiny_ckpt: Path, tmp_path: P
             for d in (tmp_path / "local", tmp_path / "ray"))
     same = [c for c in a.columns if c not in ("run", "wall_s")]
     pd.testing.assert_frame_equal(a[same], b[same])
-    assert load_sessions(tmp_path / "ray")[0]["executor"] == "ray:local"
+    sessions = load_sessions(tmp_path / "ray")
+    assert sessions[0]["executor"] == "ray:local (driver)"
+    assert sorted(s["unit"] for s in sessions[1:]) == ["tiny", "tiny-again"]  # where each unit ran
     again = run_matrix(m, tmp_path / "ray", quiet=True, ray="local")  # resume: nothing left to run
     assert again.ran == 0 and again.skipped == len(m.cells())

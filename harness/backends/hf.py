@@ -52,6 +52,12 @@ class HFConfig(BackendConfig):
     attention: Literal["auto", "eager", "sdpa", "flash_attention_2"] = "auto"
     prefix_cache_mb: int = 256              # prefix KV cache budget (speed only; 0 turns it off)
 
+    def gpus(self, cluster_has_gpus: bool) -> float:
+        """One GPU when the device is CUDA, or unset on a cluster with GPUs (where it will pick
+        CUDA: Ray must reserve the GPU, or several units would share GPU 0 unseen)."""
+        device = self.device or ("cuda" if cluster_has_gpus else "cpu")
+        return 1.0 if device.startswith("cuda") else 0.0
+
     def validate(self) -> None:
         if self.batch_size < 1 or self.prefix_cache_mb < 0:
             raise ValueError("batch_size must be >= 1 and prefix_cache_mb >= 0")

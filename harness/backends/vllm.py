@@ -56,6 +56,10 @@ class VLLMConfig(BackendConfig):
     kv_cache_gb: float | None = None
     logprobs: bool = True                   # the sampled tokens' log-probs (Completion.logprob)
 
+    def gpus(self, cluster_has_gpus: bool) -> float:
+        """The GPUs the model is split over; none on a CPU-only cluster (vLLM's CPU build)."""
+        return float(self.tensor_parallel_size) if cluster_has_gpus else 0.0
+
     def validate(self) -> None:
         if self.tensor_parallel_size < 1:
             raise ValueError(f"tensor_parallel_size must be >= 1, got {self.tensor_parallel_size}")
