@@ -161,7 +161,10 @@ def compute_optimal_by_difficulty(records: pd.DataFrame, x: str = "flops", n_bin
             if allocate:
                 pick = _allocate(acc1, cost1, w, level)
             else:
-                pick = [min(ok, key=lambda c, b=b: (-acc1[b, c], glob_cost[c], names[c])) for b in range(nb)]
+                # Snell's matched budget: each bin's choice costs at most the level in that bin.
+                fits = [np.flatnonzero(cost1[b] <= level) for b in range(nb)]
+                pick = None if any(len(f) == 0 for f in fits) else [
+                    min(f, key=lambda c, b=b: (-acc1[b, c], cost1[b, c], names[c])) for b, f in enumerate(fits)]
             if pick is None:
                 continue
             chosen = np.array([pick[bin_of[i]] for i in h2])
