@@ -137,20 +137,22 @@ def execute(unit: WorkUnit, on_cell: Callable[[Cell], None] | None = None) -> It
         for cell in cells:
             if on_cell:
                 on_cell(cell)
-            policy.reset_cache()  # a cell's cost must not depend on what ran before it
             pool = None
             if cell.method.method.pooled:
                 pool = pools.setdefault(pool_key(cell), SamplePool(cell.pool, cell.seed, cell.method.sampling))
-            verifier = None
-            if cell.method.verifier:
-                v = cell.method.verifier
-                key = (spec.label, v)
-                if key not in verifiers:
-                    verifiers[key] = VERIFIERS.get(v.name)(task, v.config)
-                verifier = verifiers[key]
-                verifier.reset_cache()
-            ctx = SolveContext(policy, task, cell.seed, cell.method.sampling, pool, verifier, cell.method.config)
+            # Everything that touches the policy or a verifier is the cell's: if it raises (a
+            # dead engine, a lost server) the cell fails and the run goes on.
             try:
+                policy.reset_cache()  # a cell's cost must not depend on what ran before it
+                verifier = None
+                if cell.method.verifier:
+                    v = cell.method.verifier
+                    key = (spec.label, v)
+                    if key not in verifiers:
+                        verifiers[key] = VERIFIERS.get(v.name)(task, v.config)
+                    verifier = verifiers[key]
+                    verifier.reset_cache()
+                ctx = SolveContext(policy, task, cell.seed, cell.method.sampling, pool, verifier, cell.method.config)
                 attempts = cell.method.method.solve(ctx, problems, cell.budget)
                 _check(task, problems, attempts)
             except ConfigError:

@@ -71,6 +71,31 @@ def test_a_failed_cell_is_kept_shown_and_rerun(tiny_ckpt: Path, tmp_path: Path, 
     assert set(pd.read_parquet(run / "records")["method"]) == {"greedy", "test_exploding"}
 
 
+def test_a_policy_that_dies_fails_its_cells_and_the_run_goes_on(tiny_ckpt: Path, tmp_path: Path, capsys,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backend that dies between cells (vLLM's engine did, on a CPU-build bug) raised from
+    `reset_cache`, outside the cell's try: the run stopped with a traceback and lost the rest.
+    Now each cell it takes down is a failed cell, and finished cells are kept."""
+    from harness.backends.hf import HFPolicy
+
+    real, calls = HFPolicy.reset_cache, []
+
+    def dying(self: HFPolicy) -> None:
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("EngineDeadError: the engine died")
+        real(self)
+
+    monkeypatch.setattr(HFPolicy, "reset_cache", dying)
+    EXPLODE["on"] = False
+    m = write_matrix(tmp_path / "m.yaml", tiny_ckpt, methods=["greedy", "test_exploding"])
+    code, _, err = cli(capsys, "run", str(m), "--out", str(tmp_path / "run"), "--quiet")
+    assert code == 1 and "1 cells failed" in err and "Traceback" not in err
+    assert set(pd.read_parquet(tmp_path / "run" / "records")["method"]) == {"greedy"}
+    (failure,) = (tmp_path / "run" / "failures").glob("*.json")
+    assert "the engine died" in failure.read_text()
+
+
 def test_a_changed_matrix_never_mixes_with_the_old_one(tiny_ckpt: Path, tmp_path: Path, capsys) -> None:
     run = tmp_path / "run"
     first = write_matrix(tmp_path / "a.yaml", tiny_ckpt, temperature=1.0)

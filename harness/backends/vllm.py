@@ -189,6 +189,11 @@ class VLLMPolicy(PolicyBase):
         extra: dict[str, Any] = {"block_size": cfg.block_size} if cfg.block_size else {}
         if self.kv_cache_gb is not None:
             extra["kv_cache_memory_bytes"] = int(self.kv_cache_gb * 2**30)
+        if self.device == "cpu":
+            # vLLM's CPU build cannot rewind a seeded request's generator when a chunked
+            # prefill discards its sampled token ("CPU Generator does not use offset": the
+            # engine dies; met on SmolLM2 with 800 seeded GSM8K requests). Whole prefills only.
+            extra["enable_chunked_prefill"] = False
         self.llm = LLM(model=self.path, tokenizer=self.path, dtype=self.dtype,
                        tensor_parallel_size=cfg.tensor_parallel_size,
                        gpu_memory_utilization=cfg.gpu_memory_utilization, max_model_len=cfg.max_model_len,
