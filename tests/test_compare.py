@@ -87,7 +87,7 @@ def test_a_drop_within_the_allowance_passes(tmp_path: Path, capsys: pytest.Captu
     assert cli(["compare", str(a), str(b), "--max-drop", "0.05", "--out", str(tmp_path / "r1")]) == 0
     out = capsys.readouterr().out
     assert out.startswith("rule: drop rule: fail when new − base is significantly below −0.05")
-    assert "drop rule, H0: new − base ≥ -0.05" in out and "90% CI" in out
+    assert "drop rule, H0: new − base ≥ −0.05" in out and "90% CI" in out
     assert "drop rule" in (tmp_path / "r1" / "compare.md").read_text()
     assert "drop rule" in (tmp_path / "r1" / "compare.html").read_text()
     assert cli(["compare", str(a), str(b), "--max-drop", "0", "--out", str(tmp_path / "r2")]) == 1
@@ -295,3 +295,30 @@ def test_runs_with_several_checkpoints_pair_checkpoint_with_checkpoint(tmp_path:
     one = compare(records(run_dir(tmp_path, "old", [1, 0], checkpoint="v1")),
                   records(run_dir(tmp_path, "new", [1, 1], checkpoint="v2"))).table
     assert list(one["difference"]) == [0.5]
+
+
+def test_the_ci_recipe_runs_a_valid_matrix_and_gates_with_real_flags(tmp_path: Path) -> None:
+    """examples/ci_gate.yml: its matrix is read by the matrix reader (with a checkpoint in
+    place of $CHECKPOINT), its compare line uses flags compare accepts, and the gate step keeps
+    compare's exit code through `tee`."""
+    import re
+
+    import yaml
+
+    from harness.cli import parser
+    from harness.matrix import load_matrix
+
+    steps = {s.get("name"): s.get("run", "") for s in
+             yaml.safe_load((Path(__file__).parents[1] / "examples" / "ci_gate.yml").read_text())["jobs"]["gate"]["steps"]}
+    ckpt = tmp_path / "candidate"  # a checkpoint directory (the reader checks it exists)
+    ckpt.mkdir()
+    script = steps["The gate matrix (the same questions as ci/runs/base)"]
+    matrix = re.search(r"<<EOF\n(.*)\nEOF", script, re.S).group(1).replace("$CHECKPOINT", str(ckpt))
+    (tmp_path / "gate.yaml").write_text(matrix)
+    assert load_matrix(tmp_path / "gate.yaml").name == "gate"
+    gate = steps["Gate against the stored base run"]
+    assert "set -o pipefail" in gate
+    argv = gate.split("thinkbench ", 1)[1].split("|")[0].replace("\\\n", " ").replace('"$MAX_DROP"', "0.02") \
+        .replace('"$ALPHA"', "0.05").split()
+    args = parser().parse_args(argv)
+    assert (args.max_drop, args.alpha) == (0.02, 0.05)

@@ -159,7 +159,7 @@ class Rule:
     describe: str  # with {m} and {alpha}
 
     def says(self, gate: "Gate") -> str:
-        return self.describe.format(m=f"{gate.max_drop:g}", alpha=f"{gate.alpha:g}")
+        return self.describe.format(m=f"{gate.max_drop:g}", alpha=f"{gate.alpha:g}").replace("−0 ", "0 ")
 
 
 RULES = {
@@ -356,20 +356,26 @@ def _needed(sd: float, distance: float, alpha: float) -> int | None:
     return math.ceil(((sps.norm.isf(alpha) + sps.norm.ppf(POWER)) * sd / distance) ** 2)
 
 
+def _neg(m: float) -> str:
+    return "0" if m == 0 else f"−{m:g}"
+
+
 def verdict(row: pd.Series, gate: Gate, k: int) -> str:
     """One line per comparison: what changed, how sure, the rule that ran and its verdict."""
     m = gate.max_drop
     what = (f"{row.task} · {row.method}@{row.budget}: {row.base:.3f} → {row.new:.3f} "
             f"({row.difference:+.3f}, {gate.level} CI [{row.ci_low:+.3f}, {row.ci_high:+.3f}], n={row.n}; "
-            f"{gate.rule} rule, H0: new − base {'≥' if gate.rule == 'drop' else '≤'} {-m:+g}, "
+            f"{gate.rule} rule, H0: new − base {'≥' if gate.rule == 'drop' else '≤'} {_neg(m)}, "
             f"one-sided {row.test} p={row.p:.3g}, Holm p={row.p_holm:.3g} over {k})")
     if row.fails:
         why = (f"a drop beyond {m:g} is significant at alpha {gate.alpha:g}" if gate.rule == "drop" else
                f"not shown to be within a drop of {m:g} at alpha {gate.alpha:g}")
         return f"FAIL  {what}: {why}"
     if gate.rule == "drop" and row.p < gate.alpha:
-        return f"ok    {what}: the interval is below {-m:+g}, but not significant after Holm over {k}"
-    if row.ci_high < 0:
+        return f"ok    {what}: the interval is below {_neg(m)}, but not significant after Holm over {k}"
+    if gate.rule == "non-inferiority":
+        note = f": shown to be within a drop of {m:g}"
+    elif row.ci_high < 0:
         note = f": a significant drop, not shown to exceed the allowed {m:g}"
     else:
         note = ""
