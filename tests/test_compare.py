@@ -145,6 +145,11 @@ def test_non_inferiority_is_the_strict_reading(tmp_path: Path, capsys: pytest.Ca
     a, b = run_dir(tmp_path, "c", base), run_dir(tmp_path, "d", new)
     assert cli(["compare", str(a), str(b), "--max-drop", "0.02", "--require-non-inferiority",
                 "--out", str(tmp_path / "r")]) == 0
+    with pytest.raises(SystemExit):  # --help says which rule is the default and what the strict one does
+        cli(["compare", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "Default rule (drop): fail when new − base is significantly below −MAX_DROP" in help_text
+    assert "--require-non-inferiority: pass only when new − base is significantly above −MAX_DROP" in help_text
 
 
 # ------------------------------------------------------------------------------ item 2: agreement

@@ -26,7 +26,7 @@ listed and fails the gate unless missing comparisons are allowed.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -220,8 +220,6 @@ class Comparison:
     unmatched: pd.DataFrame
     notes: list[str]
     gate: Gate
-    keys_label: str = "task · method@budget"
-    lines: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> int:
