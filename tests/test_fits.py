@@ -184,3 +184,21 @@ def test_figure_and_colours() -> None:
     assert color_for("majority") == color_for("majority") != color_for("best_of_n")
     assert color_for("some(new)") == color_for("some(new)")
     assert with_alpha("#102030", 0.5) == "rgba(16,32,48,0.5)"
+
+
+def test_intervals_contain_their_estimate_or_the_fit_says_why() -> None:
+    """The quickstart printed R0 = 4.78e-27 [9.77e-26, 0.0465]: a parameter on its bound 0 whose
+    interval misses it by round-off. Such an end is moved onto the estimate; an estimate truly
+    outside its interval is left as measured and flagged, naming the parameter."""
+    from harness.report.fits import cover
+    intervals, flags = cover({"R0": 4.78e-27, "A": 0.6}, {"R0": (9.77e-26, 0.0465), "A": (0.55, 0.65)})
+    assert intervals == {"R0": (4.78e-27, 0.0465), "A": (0.55, 0.65)} and flags == ()
+    intervals, (flag,) = cover({"B": 0.9}, {"B": (1.2, 3.0)})
+    assert intervals == {"B": (1.2, 3.0)} and flag.startswith("B = 0.9 lies outside its bootstrap interval [1.2, 3]")
+    for seed in (1, 2, 3):  # fits of a curve whose true R0 is on its bound: every interval holds its estimate
+        truth = {"R0": 0.0, "A": 0.7, "C_mid": 3e8, "B": 1.2}
+        df = frame(records({k: float(sigmoid(COSTS[k], *truth.values())) for k in BUDGETS}, COSTS, 200, seed))
+        (fit,) = fit_accuracy(df, n_boot=100)
+        for name, value in fit.params.items():
+            lo, hi = fit.intervals[name]
+            assert lo <= value <= hi or any(f.startswith(f"{name} = ") for f in fit.flags)

@@ -207,3 +207,30 @@ def test_report_has_provenance_samples_trees_and_data_files(tiny_ckpt: Path, tmp
     assert len(exported) == 8 * 3 and exported["tree"].notna().sum() == 8  # beam's rows only
     summary = pd.read_csv(tmp_path / "report" / "summary.csv")
     assert set(summary["method"]) == {"greedy", "majority", "beam(verifier=oracle)"}
+
+
+def test_the_report_says_how_many_cells_finished_and_which_failed(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    """A run still in progress: 2 of the matrix's 5 cells finished, 1 failed, 2 not run yet, in
+    the summary's header, the HTML page and the terminal's last line."""
+    from harness.cli import main as cli
+    run = tmp_path / "run"
+    (run / "records").mkdir(parents=True)
+    (run / "failures").mkdir()
+    frame(rows("majority", 4, 0.5)).to_parquet(run / "records" / "cell-a.parquet")
+    frame(rows("greedy", 1, 0.4)).to_parquet(run / "records" / "cell-b.parquet")
+    (run / "failures" / "cell-c.json").write_text(json.dumps(
+        {"cell": "t/c/beam@8/seed0", "task": "t", "checkpoint": "c", "method": "beam", "budget": 8, "seed": 0,
+         "error": "RuntimeError: out of memory"}))
+    (run / "run.json").write_text(json.dumps({"matrix": "m", "fingerprint": "f",
+                                              "cells": {h: f"cell {h}" for h in "abcde"}}))
+    assert cli(["report", str(run), "--out", str(tmp_path / "report")]) == 0
+    said = "2 of 5 cells finished; 1 failed; 2 not run yet (run in progress or stopped): failed t/c/beam@8/seed0."
+    assert said in (tmp_path / "report" / "summary.md").read_text().splitlines()[2]
+    assert said in (tmp_path / "report" / "index.html").read_text()
+    assert capsys.readouterr().out.splitlines()[-1].startswith(said)
+    (run / "failures" / "cell-c.json").unlink()
+    for h in "cde":
+        frame(rows("greedy", 1, 0.4)).to_parquet(run / "records" / f"cell-{h}.parquet")
+    write_report(run, tmp_path / "report")
+    assert "5 of 5 cells finished." in (tmp_path / "report" / "summary.md").read_text()

@@ -5,6 +5,8 @@ import argparse
 from pathlib import Path
 
 from harness.report import write_report
+from harness.report.html import completeness
+from harness.store import load_failures
 
 
 def report(run: str, out: Path | None) -> Path:
@@ -12,7 +14,8 @@ def report(run: str, out: Path | None) -> Path:
     out = out or Path("reports") / Path(run).name
     index = write_report(run, out)
     print((Path(out) / "summary.md").read_text())
-    print(f"report: {index}")
+    # Last, where a terminal shows it: a report of an unfinished run says so.
+    print(f"{completeness(run, load_failures(run))} report: {index}")
     return index
 
 

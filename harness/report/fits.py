@@ -390,6 +390,35 @@ def _flags(model: str, theta: tuple[float, ...], n_points: int, converged: bool,
     return tuple(flags)
 
 
+COVER_TOL = 1e-6  # of an interval's width: an end that close to the estimate is the estimate
+
+
+def cover(params: dict[str, float], intervals: dict[str, tuple[float, float]]
+          ) -> tuple[dict[str, tuple[float, float]], tuple[str, ...]]:
+    """Intervals that contain their estimate, and a flag for each that cannot.
+
+    A parameter on its bound (R0 = 0) is fitted to ~1e-27 while the refits' 2.5 % quantile
+    lands at ~1e-25: the same value to the optimiser, but printed as an interval that misses
+    its estimate. An end within `COVER_TOL` of the interval's width (or 1e-12) of the estimate
+    is moved onto it. One farther off is left as measured and the fit is flagged, saying so:
+    the refits' percentiles then do not describe the estimate's uncertainty (the optimum of
+    the data is not typical of the refits: a bound, a ridge, a second basin)."""
+    out, flags = {}, []
+    for name, (lo, hi) in intervals.items():
+        v = params[name]
+        if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(v)):
+            out[name] = (lo, hi)
+            continue
+        tol = max(COVER_TOL * abs(hi - lo), 1e-12)
+        if lo - tol <= v <= hi + tol:
+            out[name] = (min(lo, v), max(hi, v))
+        else:
+            out[name] = (lo, hi)
+            flags.append(f"{name} = {v:.3g} lies outside its bootstrap interval [{lo:.3g}, {hi:.3g}]: "
+                         "the refits do not centre on the fit (a bound, a ridge or another optimum)")
+    return out, tuple(flags)
+
+
 def _fit_curve(curve: _Curve, model: str, axis: str, draws: np.ndarray, grid_points: int) -> Fit:
     x, y = curve.xy()
     se = _se(curve.correct)
@@ -441,6 +470,7 @@ def _fit_curve(curve: _Curve, model: str, axis: str, draws: np.ndarray, grid_poi
     else:
         low = high = np.full(len(grid), math.nan)
         intervals = {name: (math.nan, math.nan) for name in PARAMS[model]}
+    intervals, uncovered = cover(dict(zip(PARAMS[model], sol.theta)), intervals)
     cis = [ci95(col[~np.isnan(col)]) for col in curve.correct.T]
     ci_low, ci_high = np.array([c[0] for c in cis]), np.array([c[1] for c in cis])
     outside = (fitted_pts < ci_low - 1e-9) | (fitted_pts > ci_high + 1e-9)
@@ -449,7 +479,7 @@ def _fit_curve(curve: _Curve, model: str, axis: str, draws: np.ndarray, grid_poi
                            "residual": y - fitted_pts, "outside_ci": outside,
                            "n": np.sum(~np.isnan(curve.correct), axis=0)})
     flags = _flags(model, sol.theta, len(x), sol.ok, x, box, int(outside.sum()) if sol.ok else 0,
-                   failed, len(draws) if identified else 0)
+                   failed, len(draws) if identified else 0) + uncovered
     return Fit(curve.task, curve.checkpoint, curve.method, model, axis, curve.oracle,
                dict(zip(PARAMS[model], sol.theta)), intervals, points,
                pd.DataFrame({"x": grid_x, "fitted": _value(model, sol.theta, grid), "low": low, "high": high}),

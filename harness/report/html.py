@@ -7,6 +7,7 @@ search trees) is in `samples.py`, what produced the run in `provenance.py`.
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -295,6 +296,32 @@ def fits_section(records: pd.DataFrame, agg: pd.DataFrame) -> tuple[str, str]:
     return "".join(h for h, _ in parts), "".join(m for _, m in parts)
 
 
+def completeness(run_dir: str | Path, failures: pd.DataFrame) -> str:
+    """"N of M cells finished", which failed and how many are not run yet. M is the cells the
+    run directory's matrix names (`run.json`); a directory without one (an import) counts its
+    finished parts only."""
+    root = Path(run_dir)
+    done = {p.stem.removeprefix("cell-") for p in (root / "records").glob("cell-*.parquet")}
+    try:
+        planned = dict(json.loads((root / "run.json").read_text()).get("cells", {}))
+    except (OSError, ValueError):
+        planned = {}
+    failed = [str(c) for c in failures["cell"]] if len(failures) else []
+    if not planned:
+        text = f"{len(done) or len(list((root / 'records').glob('*.parquet')))} cells finished"
+    else:
+        finished = len(done & set(planned))
+        waiting = len(planned) - finished - len(failed)
+        text = f"{finished} of {len(planned)} cells finished"
+        if finished == len(planned):
+            return text + "."
+        text += f"; {len(failed)} failed" if failed else ""
+        text += f"; {waiting} not run yet (run in progress or stopped)" if waiting > 0 else ""
+    if failed:
+        text += ": failed " + ", ".join(failed[:20]) + (f" and {len(failed) - 20} more" if len(failed) > 20 else "")
+    return text + "."
+
+
 def write_report(run_dir: str | Path, out: str | Path) -> Path:
     """Build index.html and summary.md for the run in `run_dir` into `out`; returns index.html."""
     records = load_records(run_dir)
@@ -337,8 +364,9 @@ def write_report(run_dir: str | Path, out: str | Path) -> Path:
             "Their sum is the x-axis of the training plot.",
             training_table(agg), [training_figure(agg, t) for t in sorted(agg["task"].unique())])
     fits_html, fits_md = fits_section(records, agg)
+    complete = completeness(run_dir, failures)
     summary = (
-        f"# thinkbench report: {run}\n\n{len(records)} records, {agg['task'].nunique()} task(s), "
+        f"# thinkbench report: {run}\n\n**{complete}**\n\n{len(records)} records, {agg['task'].nunique()} task(s), "
         f"{agg['method'].nunique()} method(s). Accuracy is the mean over problems with a 95 % "
         "interval; maj@k and pass@k are exact expectations over the sample pool.\n\n" + _markdown(table)
         + failed_md + train_md + paired_md + eff_md + fits_md + provenance_markdown(run_dir, records))
@@ -359,6 +387,7 @@ summary{{cursor:pointer;margin:3px 0}}</style></head><body>
 <p class="nav"><a href="#summary">summary</a>{fits_link} · <a href="#samples">samples per cell</a>{trees_link} ·
 <a href="#provenance">provenance</a> · data: <a href="records.parquet">records.parquet</a>,
 <a href="records.csv">records.csv</a>, <a href="summary.csv">summary.csv</a></p>
+<p><b>{html.escape(complete)}</b></p>
 <p>{len(records)} records. Accuracy = mean over problems, shaded bands = 95 % confidence intervals.
 maj@k and pass@k are exact expectations over all k-subsets of each problem's sample pool; costs are
 the expected cost of drawing k. The x-axis is inference FLOPs per problem by default, the verifier's
