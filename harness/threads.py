@@ -44,7 +44,7 @@ def default_threads(cores: int | None = None, load: float | None = None, most: i
 
 
 def choose_threads(requested: int | None = None) -> tuple[int, str]:
-    """(threads, why): THINKBENCH_THREADS, else `requested`, else one per idle core."""
+    """(threads, why): THINKBENCH_THREADS, else `requested`, else one per idle core (chosen once)."""
     env = os.environ.get(ENV, "").strip()
     if env:
         try:
@@ -57,8 +57,13 @@ def choose_threads(requested: int | None = None) -> tuple[int, str]:
             return n, ENV
     if requested:
         return requested, "threads"
-    load = busy_cores()
-    return default_threads(load=load, most=_torch_default()), f"{usable_cores()} cores, load {load:.1f}"
+    if not _DEFAULT:  # decided once per process: every policy and trainer in it agrees
+        load = busy_cores()
+        _DEFAULT.append((default_threads(load=load, most=_torch_default()), f"{usable_cores()} cores, load {load:.1f}"))
+    return _DEFAULT[0]
+
+
+_DEFAULT: list[tuple[int, str]] = []
 
 
 _TORCH_DEFAULT: list[int] = []
