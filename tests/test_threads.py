@@ -65,3 +65,18 @@ def test_a_slowdown_gets_one_hint_and_a_steady_run_none() -> None:
     clock = FakeClock()
     assert run_steps(RateWatch("t", warmup=2, window=10, out=io.StringIO(), clock=clock), clock,
                      [0.2] * 40 + [0.4] * 100) == []
+
+
+def test_configure_torch_applies_the_choice(monkeypatch) -> None:
+    from harness.backends.hf import configure_torch
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("THINKBENCH_THREADS", "1")
+        configure_torch(2)
+        assert torch.get_num_threads() == 1  # the environment wins over the config's `threads`
+        monkeypatch.delenv("THINKBENCH_THREADS")
+        configure_torch(2)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
