@@ -117,7 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=16, help="lm-eval's batch size (ours batches all)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--smoke", action="store_true",
+                    help="a few seconds: 2 addition problems, 8 tokens, no chat template (give --checkpoint)")
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.task, args.n, args.max_tokens, args.chat_template, args.batch_size = "addition", 2, 8, False, 2
 
     load_plugins()
     configure_torch(args.threads)

@@ -12,7 +12,7 @@ size, the agreement with `expected` of
 overall and per source, lists the pairs where the two disagree, and exits 1 if thinkbench
 agrees with fewer pairs than math-verify.
 
-    python benchmarks/math_extraction.py [--data FILE] [--show-misses]
+    python benchmarks/math_extraction.py [--data FILE] [--show-misses] [--smoke]
 """
 from __future__ import annotations
 
@@ -82,11 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA, help="pair set (JSONL)")
     ap.add_argument("--show-misses", action="store_true", help="also list pairs both get wrong")
+    ap.add_argument("--smoke", action="store_true", help="a few seconds: the first 12 pairs only")
     args = ap.parse_args(argv)
     if not args.data.is_file():
         print(f"{args.data}: no such pair file", file=sys.stderr)
         return 2
-    rows = load_pairs(args.data)
+    rows = load_pairs(args.data)[:12 if args.smoke else None]
     cmp = compare(rows)
     sources = sorted({r["source"] for r in rows})
     print(f"{len(rows)} pairs ({sum(r['expected'] for r in rows)} expected equal) from {len(sources)} sources")

@@ -1,7 +1,7 @@
 """Monte-Carlo vs exact process labels on the testbed: label agreement, PRM AUROC, search.
 
     python benchmarks/process_labels.py [--problems 200] [--samples 4] [--rollouts 4]
-        [--steps 300] [--eval-problems 60] [--test-problems 150] [--out DIR]
+        [--steps 300] [--eval-problems 60] [--test-problems 150] [--out DIR] [--smoke]
 
 1. Samples `samples` solutions for each of `problems` train problems from the testbed policy and
    labels every step twice: by `rollouts` Monte-Carlo rollouts per step prefix (Math-Shepherd)
@@ -228,7 +228,7 @@ def report(r: dict, args: argparse.Namespace, wall: float) -> None:
     print(f"\ntotal wall time {wall:.0f} s ({os.environ.get('OMP_NUM_THREADS', 'all')} threads)")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--policy", default="testbed")
     ap.add_argument("--problems", type=int, default=200, help="train problems whose samples are labelled")
@@ -241,7 +241,11 @@ def main() -> None:
     ap.add_argument("--beam-budgets", default="4,16")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, help="keep the PRMs and the run here (a new or empty directory)")
-    args = ap.parse_args()
+    ap.add_argument("--smoke", action="store_true", help="seconds, not minutes: 2 problems of each kind, 2 PRM steps")
+    args = ap.parse_args(argv)
+    if args.smoke:
+        args.problems = args.samples = args.eval_problems = args.test_problems = args.steps = args.bon_budget = 2
+        args.rollouts, args.beam_budgets = 1, "4"
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))  # one core unless told otherwise
     load_plugins()
     if args.out is not None and args.out.exists() and any(args.out.iterdir()):

@@ -59,13 +59,16 @@ def run(port: int, prompts: list[str], concurrency: int, max_tokens: int) -> tup
     return time.perf_counter() - t0, sum(t for t, _ in done), [text for _, text in done]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", default="testbed")
     ap.add_argument("--requests", type=int, default=64, help="prompts per concurrency level")
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1, help="the server's torch threads")
-    args = ap.parse_args()
+    ap.add_argument("--smoke", action="store_true", help="a few seconds: 4 requests of 8 tokens")
+    args = ap.parse_args(argv)
+    if args.smoke:
+        args.requests, args.max_tokens = 4, 8
 
     from harness.matrix import build_task
     from harness.registry import load_plugins

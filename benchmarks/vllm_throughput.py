@@ -10,7 +10,7 @@ before every timed run so neither side inherits the other's prompts; runs altern
 best of `--repeats` is kept. Prints generated tokens/s of each side and their ratio (goal: the
 backend keeps >= 90 % of raw vLLM's throughput), all measured in this run.
 
-    VLLM_CPU_KVCACHE_SPACE=1 python benchmarks/vllm_throughput.py CHECKPOINT [--chat-template]
+    VLLM_CPU_KVCACHE_SPACE=1 python benchmarks/vllm_throughput.py CHECKPOINT [--chat-template] [--smoke]
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def timed(fn) -> tuple[float, int]:
     return time.perf_counter() - t0, tokens
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint")
     parser.add_argument("--prompts", type=int, default=32)
@@ -44,7 +44,11 @@ def main() -> None:
     parser.add_argument("--enforce-eager", action="store_true")
     parser.add_argument("--no-logprobs", action="store_true",
                         help="the backend's `logprobs: false` (both sides then skip log-probs)")
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="seconds past the engine start: 4 prompts, n=2, "
+                                                             "8 tokens, 1 repeat")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.prompts, args.n, args.max_tokens, args.repeats = 4, 2, 8, 1
 
     from vllm import SamplingParams
     from vllm.inputs import TokensPrompt

@@ -22,7 +22,7 @@ from harness.config import config_dict
 from harness.contracts import Attempt, Cost, Problem, Record, content_hash
 from harness.matrix import Cell, CheckpointSpec, Matrix, TaskSpec, describe, pool_key
 from harness.methods import SamplePool, SolveContext
-from harness.progress import progress
+from harness.progress import CellActivity, progress
 from harness.provenance import environment
 from harness.registry import BACKENDS, VERIFIERS, ConfigError
 from harness.store import RunStore, next_version
@@ -120,9 +120,11 @@ def _check(task, problems: Sequence[Problem], attempts: list[Attempt]) -> None:
                 a.correct, a.error = 0.0, f"check failed: {type(e).__name__}: {e}"
 
 
-def execute(unit: WorkUnit, on_cell: Callable[[Cell], None] | None = None) -> Iterator[CellOutcome]:
+def execute(unit: WorkUnit, on_cell: Callable[[Cell], None] | None = None,
+            on_activity: Callable[[Cell, str], None] | None = None) -> Iterator[CellOutcome]:
     """Run a unit's cells; yields each cell's outcome as soon as it is known. A cell that
-    raises yields its error (and the unit goes on); a user mistake (ConfigError) propagates."""
+    raises yields its error (and the unit goes on); a user mistake (ConfigError) propagates.
+    `on_activity(cell, text)`: what the running cell is doing (calls, tokens/s), every second."""
     ckpt = unit.checkpoint
     policy = BACKENDS.get(ckpt.backend)(ckpt.path, ckpt.config)
     trained, post_trained = train_flops(ckpt.path), post_train_flops(ckpt.path)
@@ -137,6 +139,7 @@ def execute(unit: WorkUnit, on_cell: Callable[[Cell], None] | None = None) -> It
         for cell in cells:
             if on_cell:
                 on_cell(cell)
+            activity = CellActivity(lambda text, cell=cell: on_activity(cell, text) if on_activity else None)
             pool = None
             if cell.method.method.pooled:
                 pool = pools.setdefault(pool_key(cell), SamplePool(cell.pool, cell.seed, cell.method.sampling))
@@ -152,7 +155,8 @@ def execute(unit: WorkUnit, on_cell: Callable[[Cell], None] | None = None) -> It
                         verifiers[key] = VERIFIERS.get(v.name)(task, v.config)
                     verifier = verifiers[key]
                     verifier.reset_cache()
-                ctx = SolveContext(policy, task, cell.seed, cell.method.sampling, pool, verifier, cell.method.config)
+                ctx = SolveContext(activity.wrap(policy), task, cell.seed, cell.method.sampling, pool, verifier,
+                                   cell.method.config)
                 attempts = cell.method.method.solve(ctx, problems, cell.budget)
                 _check(task, problems, attempts)
             except ConfigError:
@@ -160,6 +164,8 @@ def execute(unit: WorkUnit, on_cell: Callable[[Cell], None] | None = None) -> It
             except Exception as e:  # noqa: BLE001 - the cell fails, the run goes on
                 yield CellOutcome(cell, error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=-3)}")
                 continue
+            finally:
+                activity.close()
             yield CellOutcome(cell, records_of(unit.run, cell, problems, attempts, policy.params, trained,
                                                 policy.settings(), post_trained))
 
@@ -201,11 +207,12 @@ def run_matrix(matrix: Matrix, out: str | Path, *, quiet: bool = False, prune: b
                     store.fail(cell.hash, _failure(cell, error))
                     bar.advance(job)
 
-            def show(c: Cell) -> None:
-                bar.update(job, description=f"{c.task.label} · {c.method.label}@{c.budget} · seed {c.seed}")
+            def show(c: Cell, doing: str = "") -> None:
+                bar.update(job, description=f"{c.task.label} · {c.method.label}@{c.budget} · seed {c.seed}"
+                           + (f" · {doing}" if doing else ""))
 
             if ray is None or not ready:
-                outcomes = (o for unit in ready for o in execute(unit, show))
+                outcomes = (o for unit in ready for o in execute(unit, show, show))
             else:
                 from harness.ray_executor import ray_outcomes
 

@@ -138,3 +138,43 @@ def test_extraction_is_linear_on_unclosed_delimiters(text: str) -> None:
     t0 = time.perf_counter()
     extract_math(text)
     assert time.perf_counter() - t0 < 1.0
+
+
+TOWER = "\\boxed{9^{9^{9^{9^{9}}}}}"  # sympy never finishes this against 1 (issue 19)
+
+
+def _forty_latex_pairs(tag: str) -> list[tuple[str, str]]:
+    # Distinct symbolic pairs (no numeric fast path, no cache hits between the two runs).
+    return [(f"\\frac{{{i}}}{{{tag}}}+x", f"x+\\frac{{{i}}}{{{tag}}}") for i in range(1, 40)]
+
+
+def test_a_power_tower_costs_one_timeout_not_a_batch(monkeypatch) -> None:
+    """40 pairs with one tower take about as long as without it plus one timeout, and the
+    tower's verdict says it timed out (was: a per-batch deadline, then one-by-one retries)."""
+    import tasks.math.equivalence as eq
+    from harness.contracts import Problem
+    from tasks.math.base import MathTask
+
+    timeout = 1.0
+    plain, towered = MathChecker(timeout_s=timeout), MathChecker(timeout_s=timeout)
+    for c in (plain, towered):
+        assert c.equal("x+1", "1+x")  # workers up: start-up is not what is measured
+    t0 = time.perf_counter()
+    assert all(plain.equal_many(_forty_latex_pairs("y")))
+    without = time.perf_counter() - t0
+    pairs = _forty_latex_pairs("z")
+    pairs.insert(20, (TOWER, "1"))
+    t0 = time.perf_counter()
+    verdicts = towered.equal_many(pairs)
+    with_tower = time.perf_counter() - t0
+    assert verdicts == [p[0] != TOWER for p in pairs]
+    assert with_tower < without + timeout + 5.0, (with_tower, without)  # 5 s: grace + slack
+    assert towered.timed_out(TOWER, "1") and not towered.timed_out(*pairs[0])
+    plain.close()
+
+    monkeypatch.setattr(eq, "_DEFAULT", towered)
+    problems = [Problem("tower", "?", "1"), Problem("easy", "?", "x+\\frac{1}{z}")]
+    tower_verdict, easy = MathTask().check_many([TOWER, "\\frac{1}{z}+x"], problems)
+    assert not tower_verdict.correct and "timed out after 1 s" in tower_verdict.reason
+    assert easy.correct and "timed out" not in easy.reason
+    towered.close()

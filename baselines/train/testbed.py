@@ -143,8 +143,10 @@ def train_testbed(out: Path, cfg: TestbedConfig = TestbedConfig(),
     from there and ends with the same weights as an uninterrupted one.
     """
     from harness.backends.hf import configure_torch
+    from harness.threads import RateWatch
 
     configure_torch()
+    watch = RateWatch("testbed training")  # one hint line if the CPU turns out to be shared
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     tokenizer = build_tokenizer()
@@ -170,6 +172,7 @@ def train_testbed(out: Path, cfg: TestbedConfig = TestbedConfig(),
         sched.step()
         opt.zero_grad(set_to_none=True)
         tokens += int(mask.sum())
+        watch.tick()
         if on_step:
             on_step(step, loss.item())
         if step in save_at:

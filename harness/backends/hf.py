@@ -26,15 +26,16 @@ def configure_torch(threads: int | None = None) -> None:
     """CPU settings that matter on small boxes.
 
     Denormal floats made attention up to 30x slower on some CPUs; flushing them is harmless
-    for inference. Thread count: THINKBENCH_THREADS, else the argument, else torch's default.
+    for inference. Thread count: THINKBENCH_THREADS, else the argument, else one per idle
+    core (`harness.threads`: 2 threads beside a busy process ran 13x slower than 1).
     """
     from transformers.utils import logging as hf_logging
 
+    from harness.threads import apply_threads
+
     hf_logging.disable_progress_bar()  # our own progress bars say what is running
     torch.set_flush_denormal(True)
-    threads = int(os.environ.get("THINKBENCH_THREADS", threads or 0))
-    if threads > 0:
-        torch.set_num_threads(threads)
+    apply_threads(threads)
 
 
 @dataclass(frozen=True)

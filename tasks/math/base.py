@@ -38,7 +38,10 @@ class MathTask(TaskBase):
                    if verdicts[i] is None and bool(p.meta.get("percent")) == percent]
             equal = checker.equal_many([(answers[i], str(problems[i].reference)) for i in idx], percent)
             for i, ok in zip(idx, equal):
-                verdicts[i] = Verdict(ok, "equal" if ok else f"expected {problems[i].reference}")
+                reference = str(problems[i].reference)
+                slow = not ok and checker.timed_out(answers[i], reference)
+                verdicts[i] = Verdict(ok, "equal" if ok else f"expected {reference}" + (
+                    f" (the check timed out after {checker.timeout_s:g} s)" if slow else ""))
         return verdicts
 
     def canonical(self, answer: str) -> str:

@@ -4,17 +4,20 @@
   "%" and unit words are stripped; 50% = 0.5 only when `percent=True` (the task says so).
 - Anything else goes to math-verify (LaTeX, sets, intervals, matrices, equations), with
   sympy-free string equality as the last resort. math-verify's own timeouts use SIGALRM,
-  which fails outside the main thread, so they are off and `MathChecker` runs it in a worker
-  process with a deadline instead, killing and restarting the worker on a timeout.
+  which fails outside the main thread, so `MathChecker` runs it in a worker process whose
+  main thread puts each pair under its own alarm (one pair's timeout, never a batch's); a
+  worker stuck past that (where no signal reaches) is killed and restarted for that pair.
 - Results are cached per (prediction, reference, percent): repeated pairs are free.
 """
 from __future__ import annotations
 
 import json
+import os
 import re
 import select
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -113,62 +116,144 @@ def _exact_values_differ(a: object, b: object) -> bool:
     return values[0] != values[1]
 
 
-def worker_main() -> None:
-    """The checker process: JSON lists of [prediction, reference] in, JSON lists of bools out."""
+class _PairTimeout(BaseException):
+    """Raised by the worker's alarm; a BaseException so no library's `except Exception` eats it."""
+
+
+TIMEOUT = "timeout"  # what the worker answers for a pair that ran out of its time
+
+
+def worker_main(timeout_s: float = 5.0) -> None:
+    """The checker process: a JSON list of [prediction, reference] in, one JSON line per pair
+    out (true, false or "timeout"), each pair under its own `timeout_s` alarm. A first line
+    "ready" says the imports are done, so start-up is never charged to a pair."""
     import json
     import logging
+    import signal
     import sys
 
+    _verify("x+1", "1+x")  # imports and first-call set-up before "ready": not charged to a pair
+
+    def alarm(signum: int, frame: object) -> None:
+        raise _PairTimeout
+
     logging.disable(logging.WARNING)  # math-verify warns on every call with timeouts off
+    signal.signal(signal.SIGALRM, alarm)
+    sys.stdout.write('"ready"\n')
+    sys.stdout.flush()
     for line in sys.stdin:
-        out = []
         for pred, gold in json.loads(line):
+            signal.setitimer(signal.ITIMER_REAL, timeout_s)
             try:
-                out.append(_verify(pred, gold))
+                out: bool | str = _verify(pred, gold)
+            except _PairTimeout:
+                out = TIMEOUT
             except Exception:  # noqa: BLE001 - an unparsable answer is simply not equal
-                out.append(False)
-        sys.stdout.write(json.dumps(out) + "\n")
-        sys.stdout.flush()
+                out = False
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            sys.stdout.write(json.dumps(out) + "\n")
+            sys.stdout.flush()
+
+
+class _Lines:
+    """Lines from a pipe with a deadline per line (select on the raw fd: no hidden buffer)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.buf = fd, b""
+
+    def read(self, timeout_s: float) -> str | None:
+        """The next line, or None when it did not come within `timeout_s` (or the pipe closed)."""
+        deadline = time.monotonic() + timeout_s
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                return None
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
 
 
 class MathChecker:
-    """math-verify in a worker process with a per-pair deadline, plus an answer cache."""
+    """math-verify in a worker process with a per-pair deadline, plus an answer cache.
 
-    def __init__(self, timeout_s: float = 5.0) -> None:
+    Each pair gets `timeout_s` inside the worker (an alarm around the whole comparison); if
+    the worker does not answer within `timeout_s + grace_s` (stuck where no signal reaches)
+    it is killed and a fresh one takes the remaining pairs. Either way the pair is unequal
+    and `timed_out(pred, gold)` says why.
+    """
+
+    STARTUP_S = 60.0  # a fresh worker imports sympy and math-verify (not charged to any pair)
+
+    def __init__(self, timeout_s: float = 5.0, grace_s: float = 2.0) -> None:
         self.timeout_s = timeout_s
+        self.grace_s = grace_s
         self.cache: dict[tuple[str, str, bool], bool] = {}
         self._proc: subprocess.Popen | None = None
+        self._lines: _Lines | None = None
         self.timeouts = 0
+        self._timed_out: set[tuple[str, str]] = set()
 
     def _stop(self) -> None:
         if self._proc is not None:
             self._proc.kill()
             self._proc.wait()
-        self._proc = None
+            for pipe in (self._proc.stdin, self._proc.stdout):
+                try:
+                    pipe.close()
+                except OSError:  # a dead worker's pipe
+                    pass
+        self._proc = self._lines = None
+
+    def _start(self) -> bool:
+        # A plain subprocess, not multiprocessing: no fork of a big parent, no __main__ games.
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", f"from tasks.math.equivalence import worker_main; worker_main({self.timeout_s!r})"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=str(Path(__file__).resolve().parents[2]))
+        self._lines = _Lines(self._proc.stdout.fileno())
+        if self._lines.read(self.STARTUP_S) != '"ready"':
+            self._stop()
+            return False
+        return True
 
     def _run(self, pairs: list[tuple[str, str]]) -> list[bool]:
-        startup = 0.0
-        if self._proc is None or self._proc.poll() is not None:
-            # A plain subprocess, not multiprocessing: no fork of a big parent, no __main__ games.
-            self._proc = subprocess.Popen([sys.executable, "-c", "from tasks.math.equivalence import "
-                                           "worker_main; worker_main()"], stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, text=True, bufsize=1,
-                                          cwd=str(Path(__file__).resolve().parents[2]))
-            startup = 30.0  # a new worker imports sympy and math-verify first
-        try:
-            self._proc.stdin.write(json.dumps(pairs) + "\n")
-            self._proc.stdin.flush()
-            ready, _, _ = select.select([self._proc.stdout], [], [], self.timeout_s * len(pairs) + startup)
-            line = self._proc.stdout.readline() if ready else ""
-        except (BrokenPipeError, OSError):
-            line = ""
-        if line:
-            return json.loads(line)
-        self._stop()  # too slow or crashed: kill it; the next call starts a fresh worker
-        if len(pairs) == 1:
-            self.timeouts += 1
-            return [False]
-        return [r for pair in pairs for r in self._run([pair])]  # find the bad pair
+        """Verdicts of `pairs`; a pair that times out (in the worker or past its deadline) is False."""
+        out: list[bool] = []
+        while len(out) < len(pairs):
+            rest = pairs[len(out):]
+            if (self._proc is None or self._proc.poll() is not None) and not self._start():
+                raise RuntimeError("the math-verify worker did not start (is math-verify installed?)")
+            try:
+                self._proc.stdin.write((json.dumps(rest) + "\n").encode())
+                self._proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                self._stop()
+                continue
+            for pair in rest:
+                line = self._lines.read(self.timeout_s + self.grace_s)
+                if line is None:  # stuck past its deadline (or crashed): this pair only is lost
+                    crashed = self._proc.poll() is not None
+                    self._stop()
+                    if not crashed:
+                        self._note_timeout(pair)
+                    out.append(False)
+                    break
+                verdict = json.loads(line)
+                if verdict == TIMEOUT:
+                    self._note_timeout(pair)
+                out.append(verdict is True)
+        return out
+
+    def _note_timeout(self, pair: tuple[str, str]) -> None:
+        self.timeouts += 1
+        self._timed_out.add(pair)
+
+    def timed_out(self, pred: str, gold: str) -> bool:
+        """Whether this pair was judged unequal because its check ran out of time."""
+        return (strip_decorations(pred)[0], strip_decorations(gold)[0]) in self._timed_out
 
     def equal_many(self, items: Sequence[tuple[str, str]], percent: bool = False) -> list[bool]:
         """Equality of many (prediction, reference) pairs; math-verify calls are batched."""
