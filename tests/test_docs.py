@@ -1,0 +1,266 @@
+"""The docs/ pages are checked, not just written.
+
+- Every ```yaml block goes through the matrix reader (`harness.matrix.parse_matrix`); a block marked
+  `<!-- fragment -->` (a piece of a matrix) must at least be valid YAML.
+- Every ```python block marked `<!-- runnable -->` runs in a subprocess with this checkout on
+  PYTHONPATH: the "add your own" examples register their component and run it end to end.
+- Every ```bash block marked `<!-- runnable -->` runs, with `thinkbench` replaced by
+  `python -m harness.cli` (this checkout's code, not an installed script). Every `thinkbench X`
+  written in any bash block must name a real command.
+- docs/records.md's column table is the one generated from `Record` (docs/generate_records.py).
+- A broken block of each kind is caught (the checks can fail).
+
+The blocks run in a scratch directory with THINKBENCH_CACHE pointing at a scratch cache whose
+`testbed` is a tiny randomly initialised Llama (the real testbed takes minutes to train): the
+docs' matrices resolve and run as written, and the numbers are not the point.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+PAGES = sorted(DOCS.glob("*.md"))
+FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.S | re.M)
+MARK = re.compile(r"<!--\s*(runnable|fragment)\s*-->\s*$")
+
+
+@dataclass(frozen=True)
+class Block:
+    page: str
+    line: int
+    lang: str
+    mark: str | None  # "runnable", "fragment" or None
+    text: str
+
+    @property
+    def where(self) -> str:
+        return f"docs/{self.page}:{self.line}"
+
+
+def blocks_of(text: str, page: str) -> list[Block]:
+    """The fenced code blocks of a page with the marker on the last non-blank line before each."""
+    out = []
+    for m in FENCE.finditer(text):
+        before = [ln for ln in text[:m.start()].splitlines() if ln.strip()]
+        mark = MARK.search(before[-1]) if before else None
+        out.append(Block(page, text[:m.start()].count("\n") + 1, m.group(1).lower(),
+                         mark.group(1) if mark else None, m.group(2)))
+    return out
+
+
+def all_blocks(lang: str, mark: str | None = "any") -> list[Block]:
+    found = [b for p in PAGES for b in blocks_of(p.read_text(encoding="utf-8"), p.name) if b.lang == lang]
+    return [b for b in found if mark == "any" or b.mark == mark]
+
+
+def ids(blocks: list[Block]) -> list[str]:
+    return [b.where for b in blocks]
+
+
+# ── the scratch cache: `testbed` is a tiny random model ──────────────────────────────────────
+
+def _tiny_testbed(cache: Path) -> None:
+    from baselines.train.testbed import TestbedConfig, build_model, build_tokenizer, default_dir
+    from harness.checkpoint import save_checkpoint
+
+    home = default_dir()  # under THINKBENCH_CACHE, which the caller has set
+    tokenizer = build_tokenizer()
+    import torch
+
+    torch.manual_seed(0)
+    model = build_model(TestbedConfig(hidden=16, layers=1, heads=2), len(tokenizer))
+    save_checkpoint(model, tokenizer, home / "final", {"train_flops": 0.0})
+    for alias in ("step-600", "prm", "orm"):  # resolvable names for the matrices on the pages
+        (home / alias).symlink_to(home / "final", target_is_directory=True)
+    assert str(home).startswith(str(cache))
+
+
+@pytest.fixture(scope="session")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("docs-cache")
+    old = os.environ.get("THINKBENCH_CACHE")
+    os.environ["THINKBENCH_CACHE"] = str(root)
+    try:
+        _tiny_testbed(root)
+    finally:
+        if old is None:
+            del os.environ["THINKBENCH_CACHE"]
+        else:
+            os.environ["THINKBENCH_CACHE"] = old
+    return root
+
+
+def env_for(cache: Path) -> dict[str, str]:
+    env = dict(os.environ, THINKBENCH_CACHE=str(cache), PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1",
+               TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1", THINKBENCH_THREADS="1")
+    env.pop("PYTHONSTARTUP", None)
+    return env
+
+
+# ── the checks (also used on deliberately broken blocks below) ───────────────────────────────
+
+def check_yaml(block: Block) -> None:
+    """A whole matrix passes the matrix reader; a fragment is valid YAML."""
+    from harness.config import load_yaml
+    from harness.matrix import parse_matrix
+
+    data = load_yaml(block.text)
+    if block.mark != "fragment":
+        parse_matrix(data, block.where)
+
+
+def run_python(block: Block, cache: Path, cwd: Path) -> subprocess.CompletedProcess:
+    script = cwd / "example.py"
+    script.write_text(block.text, encoding="utf-8")
+    return subprocess.run([sys.executable, str(script)], cwd=cwd, env=env_for(cache), capture_output=True,
+                          text=True, timeout=300)
+
+
+def as_checkout_command(script: str) -> str:
+    """`thinkbench ...` lines become `python -m harness.cli ...` (this checkout's code)."""
+    return re.sub(r"^(\s*)thinkbench\b", lambda m: f"{m.group(1)}{shlex.quote(sys.executable)} -m harness.cli",
+                  script, flags=re.M)
+
+
+def run_bash(block: Block, cache: Path, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-euo", "pipefail", "-c", as_checkout_command(block.text)], cwd=cwd,
+                          env=env_for(cache), capture_output=True, text=True, timeout=300)
+
+
+def explain(block: Block, done: subprocess.CompletedProcess) -> str:
+    return (f"{block.where}: exit {done.returncode}\n--- stdout ---\n{done.stdout[-3000:]}\n"
+            f"--- stderr ---\n{done.stderr[-3000:]}")
+
+
+# ── the pages ────────────────────────────────────────────────────────────────────────────────
+
+def test_the_pages_exist_and_the_index_lists_each() -> None:
+    names = {p.name for p in PAGES}
+    wanted = {"index.md", "concepts.md", "matrix.md", "tasks.md", "methods.md", "verifiers.md", "backends.md",
+              "trainers.md", "records.md", "report.md", "compare.md"}
+    assert wanted <= names, f"missing pages: {sorted(wanted - names)}"
+    index = (DOCS / "index.md").read_text(encoding="utf-8")
+    for name in sorted(names - {"index.md"}):
+        assert f"({name})" in index, f"docs/index.md does not link {name}"
+
+
+@pytest.mark.parametrize("page", [p.name for p in PAGES if p.name != "index.md"])
+def test_each_page_ends_with_add_your_own(page: str) -> None:
+    headings = re.findall(r"^## (.+)$", (DOCS / page).read_text(encoding="utf-8"), re.M)
+    assert headings and headings[-1].lower().startswith("add your own"), (
+        f"docs/{page}: the last section must be 'Add your own ...' (found {headings[-1:]})")
+
+
+def test_every_block_mark_is_known_and_fragments_are_yaml() -> None:
+    for page in PAGES:
+        for block in blocks_of(page.read_text(encoding="utf-8"), page.name):
+            if block.mark == "fragment":
+                assert block.lang == "yaml", f"{block.where}: only yaml blocks can be fragments"
+            if block.mark == "runnable":
+                assert block.lang in ("python", "bash"), f"{block.where}: runnable blocks are python or bash"
+
+
+@pytest.mark.parametrize("block", all_blocks("yaml"), ids=ids(all_blocks("yaml")))
+def test_yaml_blocks_pass_the_matrix_reader(block: Block, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THINKBENCH_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    check_yaml(block)
+
+
+def test_the_docs_have_runnable_examples() -> None:
+    assert len(all_blocks("python", "runnable")) >= 6 and all_blocks("bash", "runnable")
+
+
+@pytest.mark.parametrize("block", all_blocks("python", "runnable"), ids=ids(all_blocks("python", "runnable")))
+def test_runnable_python_examples_run(block: Block, cache: Path, tmp_path: Path) -> None:
+    done = run_python(block, cache, tmp_path)
+    assert done.returncode == 0, explain(block, done)
+
+
+@pytest.mark.parametrize("block", all_blocks("bash", "runnable"), ids=ids(all_blocks("bash", "runnable")))
+def test_runnable_commands_run(block: Block, cache: Path, tmp_path: Path) -> None:
+    done = run_bash(block, cache, tmp_path)
+    assert done.returncode == 0, explain(block, done)
+
+
+def test_every_thinkbench_command_named_in_the_docs_exists() -> None:
+    from harness.cli import parser
+
+    sub = next(a for a in parser()._actions if a.dest == "command")
+    for block in all_blocks("bash"):
+        for m in re.finditer(r"^\s*thinkbench\s+([\w-]+)", block.text, re.M):
+            assert m.group(1) in sub.choices, f"{block.where}: `thinkbench {m.group(1)}` is not a command"
+
+
+def test_records_page_is_generated_from_the_record_schema() -> None:
+    done = subprocess.run([sys.executable, str(DOCS / "generate_records.py"), "--check"], capture_output=True,
+                          text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+# ── the checks can fail ──────────────────────────────────────────────────────────────────────
+
+BROKEN = """\
+# A page
+
+```yaml
+name: broken
+tasks: [addition]
+checkpoints: [testbed]
+methods: [{name: majority, params: {expansion: 8}}]
+```
+
+<!-- fragment -->
+```yaml
+methods: [greedy
+```
+
+<!-- runnable -->
+```python
+raise SystemExit("this example is broken")
+```
+
+<!-- runnable -->
+```bash
+thinkbench no-such-command
+```
+"""
+
+
+def test_broken_blocks_are_caught(cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    from harness.registry import ConfigError
+
+    monkeypatch.setenv("THINKBENCH_CACHE", str(cache))
+    matrix, fragment, python, bash = blocks_of(BROKEN, "broken.md")
+    assert (matrix.mark, fragment.mark, python.mark, bash.mark) == (None, "fragment", "runnable", "runnable")
+    with pytest.raises(ConfigError, match="unknown field 'expansion'"):
+        check_yaml(matrix)
+    with pytest.raises(yaml.YAMLError):
+        check_yaml(fragment)
+    assert run_python(python, cache, tmp_path).returncode != 0
+    assert "harness.cli" in as_checkout_command(bash.text)
+    assert run_bash(bash, cache, tmp_path).returncode != 0
+
+
+def test_a_stale_records_table_is_caught() -> None:
+    sys.path.insert(0, str(DOCS))
+    try:
+        import generate_records as gen
+    finally:
+        sys.path.remove(str(DOCS))
+    page = (DOCS / "records.md").read_text(encoding="utf-8")
+    assert gen.current(page) == gen.table()
+    stale = page.replace("| `flops` |", "| `flop_count` |")
+    assert stale != page and gen.current(stale) != gen.table()
+    assert gen.current(gen.regenerate(stale)) == gen.table()
