@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))  # the checkout's own harness, not an installed co
 from harness.contracts import Record  # noqa: E402
 
 PAGE = ROOT / "docs" / "records.md"
-BLOCK = re.compile(r"(<!-- record-columns -->\n)(.*?)(\n<!-- /record-columns -->)", re.S)
+BLOCK = re.compile(r"(<!-- record-columns -->)(.*?)(<!-- /record-columns -->)", re.S)
 
 
 def table() -> str:
@@ -36,7 +36,7 @@ def regenerate(text: str) -> str:
     """The page with its table replaced by the generated one."""
     if current(text) is None:
         raise SystemExit(f"{PAGE}: no <!-- record-columns --> ... <!-- /record-columns --> block")
-    return BLOCK.sub(lambda m: m.group(1) + table() + m.group(3), text, count=1)
+    return BLOCK.sub(lambda m: m.group(1) + "\n" + table() + "\n" + m.group(3), text, count=1)
 
 
 def main(argv: list[str]) -> int:
