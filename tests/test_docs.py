@@ -10,7 +10,7 @@
 - docs/records.md's column table is the one generated from `Record` (docs/generate_records.py).
 - A broken block of each kind is caught (the checks can fail).
 
-The blocks run in a scratch directory with THINKBENCH_CACHE pointing at a scratch cache whose
+The runnable blocks are started together (see `launched`), each in a scratch directory with THINKBENCH_CACHE pointing at a scratch cache whose
 `testbed` is a tiny randomly initialised Llama (the real testbed takes minutes to train): the
 docs' matrices resolve and run as written, and the numbers are not the point.
 """
@@ -118,11 +118,14 @@ def check_yaml(block: Block) -> None:
         parse_matrix(data, block.where)
 
 
-def run_python(block: Block, cache: Path, cwd: Path) -> subprocess.CompletedProcess:
-    script = cwd / "example.py"
-    script.write_text(block.text, encoding="utf-8")
-    return subprocess.run([sys.executable, str(script)], cwd=cwd, env=env_for(cache), capture_output=True,
-                          text=True, timeout=300)
+def command_of(block: Block, cwd: Path) -> list[str]:
+    """How a runnable block is run: a python block as a script, a bash block with `thinkbench`
+    replaced by this checkout's CLI."""
+    if block.lang == "python":
+        script = cwd / "example.py"
+        script.write_text(block.text, encoding="utf-8")
+        return [sys.executable, str(script)]
+    return ["bash", "-euo", "pipefail", "-c", as_checkout_command(block.text)]
 
 
 def as_checkout_command(script: str) -> str:
@@ -131,9 +134,51 @@ def as_checkout_command(script: str) -> str:
                   script, flags=re.M)
 
 
-def run_bash(block: Block, cache: Path, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-euo", "pipefail", "-c", as_checkout_command(block.text)], cwd=cwd,
-                          env=env_for(cache), capture_output=True, text=True, timeout=300)
+class Launched:
+    """A runnable block started in its own scratch directory; `result()` waits for it."""
+
+    def __init__(self, block: Block, cache: Path, cwd: Path) -> None:
+        self.block, self.cwd = block, cwd
+        cwd.mkdir(parents=True, exist_ok=True)
+        self.out, self.err = open(cwd / "stdout.txt", "w+"), open(cwd / "stderr.txt", "w+")
+        self.proc = subprocess.Popen(command_of(block, cwd), cwd=cwd, env=env_for(cache), stdout=self.out,
+                                     stderr=self.err, text=True)
+
+    def result(self, timeout: float = 300) -> subprocess.CompletedProcess:
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.out.seek(0)
+        self.err.seek(0)
+        return subprocess.CompletedProcess(self.proc.args, code, self.out.read(), self.err.read())
+
+
+def run_block(block: Block, cache: Path, cwd: Path) -> subprocess.CompletedProcess:
+    return Launched(block, cache, cwd).result()
+
+
+RUNNABLE = all_blocks("python", "runnable") + all_blocks("bash", "runnable")
+
+
+@pytest.fixture(scope="session")
+def launched(cache: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+             ) -> dict[str, Launched]:
+    """Every selected runnable block, started at once: they are independent and mostly wait on
+    imports, so with a few cores the docs test takes about as long as its slowest example.
+    Under pytest-xdist each worker runs only the blocks it is given (see `result_of`)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return {}
+    selected = {item.callspec.params["block"].where for item in request.session.items
+                if getattr(item, "originalname", "") == "test_runnable_blocks_run"}
+    root = tmp_path_factory.mktemp("blocks")
+    return {b.where: Launched(b, cache, root / f"{i:02d}") for i, b in enumerate(RUNNABLE) if b.where in selected}
+
+
+def result_of(block: Block, launched: dict[str, Launched], cache: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    started = launched.get(block.where)
+    return started.result() if started else run_block(block, cache, tmp_path)
 
 
 def explain(block: Block, done: subprocess.CompletedProcess) -> str:
@@ -180,15 +225,9 @@ def test_the_docs_have_runnable_examples() -> None:
     assert len(all_blocks("python", "runnable")) >= 6 and all_blocks("bash", "runnable")
 
 
-@pytest.mark.parametrize("block", all_blocks("python", "runnable"), ids=ids(all_blocks("python", "runnable")))
-def test_runnable_python_examples_run(block: Block, cache: Path, tmp_path: Path) -> None:
-    done = run_python(block, cache, tmp_path)
-    assert done.returncode == 0, explain(block, done)
-
-
-@pytest.mark.parametrize("block", all_blocks("bash", "runnable"), ids=ids(all_blocks("bash", "runnable")))
-def test_runnable_commands_run(block: Block, cache: Path, tmp_path: Path) -> None:
-    done = run_bash(block, cache, tmp_path)
+@pytest.mark.parametrize("block", RUNNABLE, ids=ids(RUNNABLE))
+def test_runnable_blocks_run(block: Block, launched: dict[str, Launched], cache: Path, tmp_path: Path) -> None:
+    done = result_of(block, launched, cache, tmp_path)
     assert done.returncode == 0, explain(block, done)
 
 
@@ -248,9 +287,9 @@ def test_broken_blocks_are_caught(cache: Path, tmp_path: Path, monkeypatch: pyte
         check_yaml(matrix)
     with pytest.raises(yaml.YAMLError):
         check_yaml(fragment)
-    assert run_python(python, cache, tmp_path).returncode != 0
+    assert run_block(python, cache, tmp_path / "python").returncode != 0
     assert "harness.cli" in as_checkout_command(bash.text)
-    assert run_bash(bash, cache, tmp_path).returncode != 0
+    assert run_block(bash, cache, tmp_path / "bash").returncode != 0
 
 
 def test_a_stale_records_table_is_caught() -> None:
