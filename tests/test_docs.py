@@ -198,6 +198,20 @@ def test_the_pages_exist_and_the_index_lists_each() -> None:
         assert f"({name})" in index, f"docs/index.md does not link {name}"
 
 
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_links_between_pages_resolve() -> None:
+    anchors = {p.name: {slug(h) for h in re.findall(r"^#+ (.+)$", p.read_text(encoding="utf-8"), re.M)}
+               for p in PAGES}
+    for page in PAGES:
+        for target, anchor in re.findall(r"\]\(([\w-]+\.md)(?:#([\w-]+))?\)", page.read_text(encoding="utf-8")):
+            assert target in anchors, f"docs/{page.name} links to {target}, which does not exist"
+            assert not anchor or anchor in anchors[target], f"docs/{page.name}: no heading #{anchor} in {target}"
+
+
 @pytest.mark.parametrize("page", [p.name for p in PAGES if p.name != "index.md"])
 def test_each_page_ends_with_add_your_own(page: str) -> None:
     headings = re.findall(r"^## (.+)$", (DOCS / page).read_text(encoding="utf-8"), re.M)
