@@ -325,5 +325,5 @@ def test_the_ci_recipe_runs_a_valid_matrix_and_gates_with_real_flags(tmp_path: P
     assert "set -o pipefail" in gate
     argv = gate.split("thinkbench ", 1)[1].split("|")[0].replace("\\\n", " ").replace('"$MAX_DROP"', "0.02") \
         .replace('"$ALPHA"', "0.05").split()
-    args = parser().parse_args(argv)
+    args = parser(argv).parse_args(argv)
     assert (args.max_drop, args.alpha) == (0.02, 0.05)

@@ -23,7 +23,7 @@ COMMANDS: dict[str, dict[str, str]] = {
                                          "prints its path last"},
     "run": {"run": "run a matrix YAML (finished cells are skipped)"},
     "report": {"report": "build the HTML report and summary.md of a run"},
-    "compare": {"compare": "paired regression test of run NEW against run BASE (exit 1 on a drop)"},
+    "compare": {"compare": "paired regression test of run NEW against run BASE (exit 1 when the gate fails)"},
     "import_lm_eval": {"import-lm-eval": "turn lm-eval --log_samples output into a thinkbench run"},
     "lm_eval_run": {"lm-eval": "run lm-eval tasks with a thinkbench method as the model"},
     "score": {"score": "score completions made elsewhere (verdicts, accuracy, pass@k)"},
