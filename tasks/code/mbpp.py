@@ -13,6 +13,7 @@ from pathlib import Path
 from harness.contracts import Problem
 from harness.registry import TASKS, ConfigError
 from tasks.code.base import CodeTask
+from tasks.hub import load_hf_rows
 from tasks.jsonl import read_jsonl
 
 PROMPT = ("You are an expert Python programmer, and here is your task: {text} "
@@ -20,13 +21,7 @@ PROMPT = ("You are an expert Python programmer, and here is your task: {text} "
 
 
 def load_hf(split: str) -> list[dict]:
-    try:
-        from datasets import load_dataset
-
-        return [dict(r) for r in load_dataset("google-research-datasets/mbpp", "full", split=split)]
-    except Exception as e:  # noqa: BLE001 - any failure means "not available here"
-        raise ConfigError("mbpp: no `data` file given and the HF dataset google-research-datasets/mbpp "
-                          f"could not be loaded ({type(e).__name__}); offline, set data: PATH.jsonl") from None
+    return load_hf_rows("mbpp", "google-research-datasets/mbpp", "full", split)
 
 
 @TASKS.register("mbpp")
