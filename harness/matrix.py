@@ -435,6 +435,7 @@ def _trained(r: _Reader, value: Any, tasks: list[TaskSpec]) -> list[CheckpointSp
     if not match:
         raise r.fail("train.task", f"{task_label!r} is not a task of this matrix (known: {', '.join(labels)})")
     task = match[0]
+    built = task.build()
     seeds = r.ints(t.get("seeds", [0]), "train.seeds")
     eval_params = t.get("params", {}) or {}
     out: list[CheckpointSpec] = []
@@ -454,6 +455,11 @@ def _trained(r: _Reader, value: Any, tasks: list[TaskSpec]) -> list[CheckpointSp
         except ConfigError as e:
             raise r.fail(where, str(e)) from None
         cfg = r.config(cls, entry.get("params", {}) or {}, f"{where}.params", f"trainer {entry['name']!r}")
+        # A trainer's data: `problems` of the task's train split (held-out `eval_problems` of its test split).
+        for knob, split in (("problems", "train"), ("eval_problems", "test")):
+            if isinstance(getattr(cfg, knob, None), int):
+                check_problems(r, built, task.label, split, getattr(cfg, knob), f"{where}.params.{knob}",
+                               f"{where}.params.{knob}")
         label = r.text(entry.get("label", entry["name"]), f"{where}.label")
         budgets = r.ints(entry.get("budgets"), f"{where}.budgets", positive=True)
         for budget in budgets:
