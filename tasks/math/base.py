@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 
 from harness.contracts import Problem, TaskBase, Verdict
-from harness.registry import ConfigError
 from tasks.math.equivalence import as_number, default_checker, strip_decorations
 from tasks.math.extract import extract_math
 from tasks.math.numbers import fraction_key
