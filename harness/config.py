@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -27,9 +28,31 @@ def _type_name(hint: Any) -> str:
     return str(hint).replace("<class '", "").replace("'>", "").replace("typing.", "")
 
 
+class DuplicateKeyError(ConfigError):
+    """A mapping names one key twice (YAML would silently keep the last value)."""
+
+
 class _Loader(yaml.SafeLoader):
     """PyYAML's safe loader with YAML 1.2's floats: `1e-4` is a number, not the string
-    YAML 1.1 makes of an exponent without a dot (a learning rate written the usual way)."""
+    YAML 1.1 makes of an exponent without a dot (a learning rate written the usual way);
+    a key given twice in one mapping, at any level, is an error instead of the last value."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` may be overridden, by design
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: PyYAML's own error says so
+                continue
+            if first is not None:
+                raise DuplicateKeyError(f"duplicate key {key!r} (lines {first} and {line}): "
+                                        "YAML would keep only the last one")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_implicit_resolver(
@@ -82,6 +105,8 @@ def coerce(hint: Any, value: Any, where: str) -> Any:
             return value
     elif hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if math.isnan(value):  # `.nan` compares false with every bound a validate() checks
+                raise ConfigError(f"{where}: expected a number, got nan")
             return float(value)
     elif hint is str:
         if isinstance(value, str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 import yaml
 
 from harness.checkpoint import resolve_checkpoint
-from harness.config import coerce, config_dict, load_yaml, make_config
+from harness.config import DuplicateKeyError, coerce, config_dict, load_yaml, make_config
 from harness.contracts import BackendConfig, Method, MethodConfig, Sampling, VerifierConfig
 from harness.registry import BACKENDS, METHODS, TASKS, TRAINERS, VERIFIERS, ConfigError, load_plugins
 from harness.trained import TrainSpec
@@ -242,6 +243,33 @@ class _Reader:
             raise ConfigError(str(e)) from None
 
 
+def check_problems(r: _Reader, task: Any, name: str, split: str, n: int | None, split_field: str,
+                   n_field: str) -> None:
+    """What a task is asked for, checked when the matrix is read, through the task's optional
+    hooks: `splits` (the split names it has; None or absent: any), `procedural` (it draws its
+    problems, so `n_problems` is required) and `available(split, n) -> (count, exact)` (how
+    many of n problems the split gives: fewer means the split is too small; `exact` False
+    means the count is a lower bound, all that was counted)."""
+    splits = getattr(task, "splits", None)
+    if splits is not None and split not in splits:
+        raise r.fail(split_field, f"{name}: unknown split {split!r} (known: {', '.join(splits)})")
+    if n is None:
+        if getattr(task, "procedural", False):
+            raise r.fail(n_field, f"{name} draws its problems: say how many (n_problems: N)")
+        return
+    available = getattr(task, "available", None)
+    if available is None:
+        return
+    try:
+        got, exact = available(split, n)
+    except ConfigError as e:
+        raise r.fail(split_field, str(e)) from None
+    if got < n:
+        size = (f"its {split} split holds {got}" if exact
+                else f"{got} of its {split} split's problems were counted and no more can be vouched for")
+        raise r.fail(n_field, f"{name}: asks for {n} problems but {size}")
+
+
 def _label(name: str, params: dict) -> str:
     return name + ("(" + ",".join(f"{k}={params[k]}" for k in sorted(params)) + ")" if params else "")
 
@@ -252,8 +280,8 @@ def _sampling(r: _Reader, base: Sampling, value: Any, where: str) -> Sampling:
     g = r.mapping(value, where, {f.name for f in dataclasses.fields(Sampling)})
     merged = asdict(base) | g
     s = r.config(Sampling, merged, where, "generation")
-    if s.temperature < 0 or not 0 < s.top_p <= 1 or s.max_tokens < 1:
-        raise r.fail(where, "need temperature >= 0, 0 < top_p <= 1, max_tokens >= 1")
+    if not (math.isfinite(s.temperature) and s.temperature >= 0) or not 0 < s.top_p <= 1 or s.max_tokens < 1:
+        raise r.fail(where, "need a finite temperature >= 0, 0 < top_p <= 1, max_tokens >= 1")
     return s
 
 
@@ -273,7 +301,15 @@ def _verifier(r: _Reader, value: Any, where: str) -> VerifierSpec | None:
             spec["path"] = resolve_checkpoint(spec["path"])
     except ConfigError as e:
         raise r.fail(where, str(e)) from None
-    return VerifierSpec(name, r.config(cls or VerifierConfig, spec, where, f"verifier {name!r}"))
+    config = r.config(cls or VerifierConfig, spec, where, f"verifier {name!r}")
+    # A verifier that runs a policy (a judge) names its backend: a name, checked like a checkpoint's.
+    backend = getattr(config, "backend", None)
+    if isinstance(backend, str):
+        try:
+            BACKENDS.config(backend)
+        except ConfigError as e:
+            raise r.fail(f"{where}.backend", str(e)) from None
+    return VerifierSpec(name, config)
 
 
 def parse_matrix(data: Any, source: str = "<matrix>") -> Matrix:
@@ -306,12 +342,16 @@ def parse_matrix(data: Any, source: str = "<matrix>") -> Matrix:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise r.fail(f"{where}.problem_seed", f"expected an integer, got {seed!r}")
         try:
-            build_task(t["name"], params, f"{source}: {where}")
+            built = build_task(t["name"], params, f"{source}: {where}")
         except ConfigError as e:
             msg = str(e)
             raise ConfigError(msg if msg.startswith(source) else f"{source}: {where}: {msg}") from None
-        tasks.append(TaskSpec(t["name"], r.text(t.get("label", _label(t["name"], params)), f"{where}.label"),
-                              params, r.text(t.get("split", default_split), f"{where}.split"), n, seed))
+        split = r.text(t.get("split", default_split), f"{where}.split")
+        fields = (f"{where}.split" if "split" in t else "split",
+                  f"{where}.n_problems" if "n_problems" in t or "n_problems" not in data else "n_problems")
+        label = r.text(t.get("label", _label(t["name"], params)), f"{where}.label")
+        check_problems(r, built, label, split, n, *fields)
+        tasks.append(TaskSpec(t["name"], label, params, split, n, seed))
 
     ckpts = []
     for i, raw in enumerate(r.list_of(data["checkpoints"], "checkpoints") if "checkpoints" in data else []):
@@ -395,6 +435,7 @@ def _trained(r: _Reader, value: Any, tasks: list[TaskSpec]) -> list[CheckpointSp
     if not match:
         raise r.fail("train.task", f"{task_label!r} is not a task of this matrix (known: {', '.join(labels)})")
     task = match[0]
+    built = task.build()
     seeds = r.ints(t.get("seeds", [0]), "train.seeds")
     eval_params = t.get("params", {}) or {}
     out: list[CheckpointSpec] = []
@@ -414,6 +455,11 @@ def _trained(r: _Reader, value: Any, tasks: list[TaskSpec]) -> list[CheckpointSp
         except ConfigError as e:
             raise r.fail(where, str(e)) from None
         cfg = r.config(cls, entry.get("params", {}) or {}, f"{where}.params", f"trainer {entry['name']!r}")
+        # A trainer's data: `problems` of the task's train split (held-out `eval_problems` of its test split).
+        for knob, split in (("problems", "train"), ("eval_problems", "test")):
+            if isinstance(getattr(cfg, knob, None), int):
+                check_problems(r, built, task.label, split, getattr(cfg, knob), f"{where}.params.{knob}",
+                               f"{where}.params.{knob}")
         label = r.text(entry.get("label", entry["name"]), f"{where}.label")
         budgets = r.ints(entry.get("budgets"), f"{where}.budgets", positive=True)
         for budget in budgets:
@@ -446,6 +492,8 @@ def load_matrix(path: str | Path) -> Matrix:
         data = load_yaml(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    except DuplicateKeyError as e:
+        raise ConfigError(f"{path}: {e}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark else ""

@@ -14,12 +14,14 @@ import json
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.checkpoint import post_train_flops, train_flops
 from harness.config import config_dict
 from harness.contracts import Attempt, Cost, Problem, Record, content_hash
+from harness.files import atomic_write
 from harness.matrix import Cell, CheckpointSpec, Matrix, TaskSpec, describe, pool_key
 from harness.methods import SamplePool, SolveContext
 from harness.progress import CellActivity, progress
@@ -185,7 +187,7 @@ def run_matrix(matrix: Matrix, out: str | Path, *, quiet: bool = False, prune: b
         out = next_version(out)
     store = RunStore(out)
     store.prepare()
-    with store.lock():
+    with store.lock(), _claim_kept_on_success(store):
         pruned = store.adopt(matrix.name, matrix.fingerprint(), {c.hash: c.id for c in cells}, matrix.source,
                              prune=prune)
         units = plan(matrix, {c.hash for c in cells if store.has(c.hash)}, out.name)
@@ -232,6 +234,24 @@ def run_matrix(matrix: Matrix, out: str | Path, *, quiet: bool = False, prune: b
                 bar.advance(job)
             bar.update(job, description=f"{matrix.name}: done")
     return RunResult(total, len(cells) - total, rows, time.perf_counter() - t0, failed, out, pruned)
+
+
+@contextmanager
+def _claim_kept_on_success(store: RunStore) -> Iterator[None]:
+    """A run that dies on a user mistake (ConfigError) gives back its claim on the directory:
+    the manifest (and matrix copy) are what they were before, so the corrected matrix adopts
+    the directory and keeps the cells already written (they are the same cells)."""
+    saved = {path: path.read_bytes() if path.is_file() else None
+             for path in (store.manifest, store.root / "matrix.yaml")}
+    try:
+        yield
+    except ConfigError:
+        for path, old in saved.items():
+            if old is None:
+                path.unlink(missing_ok=True)
+            else:
+                atomic_write(path, old)
+        raise
 
 
 def _failure(cell: Cell, error: str) -> dict:

@@ -66,12 +66,13 @@ def read_completions(path: Path) -> tuple[list[tuple[int, str | None, str | None
 def score(task_name: str, completions: Path, *, data: str | None = None, ks: tuple[int, ...] = (1,),
           split: str = "test", n: int | None = None, seed: int = 0) -> ScoreSummary:
     """Score a completions file; see the module docstring."""
-    load_plugins()
-    task = build_task(task_name, {"data": data} if data else {})
-    problems: dict[str, Problem] = {p.id: p for p in task.problems(split, n, seed)}
+    # The user's own file first: a missing or empty one is said before any dataset is fetched.
     rows, malformed = read_completions(completions)
     if not rows:
         raise ConfigError(f"{completions}: no completions in the file (expected JSONL rows)")
+    load_plugins()
+    task = build_task(task_name, {"data": data} if data else {})
+    problems: dict[str, Problem] = {p.id: p for p in task.problems(split, n, seed)}
     verdicts: list[dict] = []
     todo: list[int] = []
     for lineno, pid, completion, error in rows:

@@ -1,12 +1,15 @@
 """Checkpoints a trainer makes from a base: what identifies one, where it lives, and building it
 once. A matrix's `train:` section and `thinkbench train` both go through `ensure_trained`, so a
-rerun with the same (trainer, base, task, budget, seed, config) finds the checkpoint and does
-not retrain."""
+rerun with the same (trainer and its code, base, task, budget, seed, config) finds the
+checkpoint and does not retrain."""
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
+import sys
+import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -39,14 +42,33 @@ class TrainSpec:
         identity included (a trained base: its spec's key, known before it is built; else its
         thinkbench.json and weight files' sizes and times)."""
         base_id = self.base_spec.key() if self.base_spec else _dir_identity(Path(self.base))
-        ident = {"trainer": self.trainer, "base": self.base, "base_id": base_id,
-                 "task": self.task, "task_params": self.task_params, "budget": self.budget,
-                 "seed": self.seed, "config": asdict(self.config)}
+        ident = {"trainer": self.trainer, "code": trainer_code(self.trainer), "base": self.base,
+                 "base_id": base_id, "task": self.task, "task_params": self.task_params,
+                 "budget": self.budget, "seed": self.seed, "config": asdict(self.config)}
         return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
     def default_path(self) -> Path:
         """Where the checkpoint is cached: $THINKBENCH_CACHE/trained/<trainer>-<key>."""
         return cache_dir() / "trained" / f"{self.trainer}-{self.key()}"
+
+
+@functools.lru_cache(maxsize=None)
+def trainer_code(name: str) -> str:
+    """A version of trainer `name`'s code: a hash of the source of the module that defines it
+    and of the modules of its own package it uses (`baselines.train.tuning`, the value model),
+    so a fix to a trainer makes a new checkpoint instead of finding the old one."""
+    module = sys.modules[TRAINERS.get(name).train.__module__]
+    package = module.__name__.split(".")[0]
+    used = {module.__name__}
+    for value in vars(module).values():
+        owner = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+        if isinstance(owner, str) and owner.split(".")[0] == package:
+            used.add(owner)
+    digest = hashlib.sha256()
+    for mod in sorted(used):
+        source = getattr(sys.modules.get(mod), "__file__", None)
+        digest.update(mod.encode() + b"\0" + (Path(source).read_bytes() if source else b"") + b"\0")
+    return digest.hexdigest()[:12]
 
 
 def _dir_identity(path: Path) -> dict:

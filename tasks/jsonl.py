@@ -38,6 +38,12 @@ def read_jsonl(path: Path, required: tuple[str, ...] = (), strings: tuple[str, .
     return rows
 
 
+def check_count(task: str, split: str, size: int, n: int | None) -> None:
+    """A ConfigError when `n` problems are asked of a split of `size` rows (never fewer, silently)."""
+    if n is not None and n > size:
+        raise ConfigError(f"{task}: n_problems {n} is more than the {split} split holds ({size} problems)")
+
+
 def seeded_subset(size: int, n: int | None, seed: int) -> list[int]:
     """Row indices: all of them, or a seeded random n of them kept in file order."""
     if n is None or n >= size:

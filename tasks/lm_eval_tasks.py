@@ -108,10 +108,19 @@ class LMEvalTask(TaskBase):
             raise ConfigError(f"{self.name}: the lm-eval task has no {split} split")
         return list(enumerate(t.validation_docs() if split == "validation" else t.training_docs()))
 
+    splits = ("test", "validation", "train")
+
+    def available(self, split: str, n: int) -> tuple[int, bool]:
+        """How many of `n` docs the split has (a ConfigError when the task lacks the split)."""
+        return min(n, len(self._docs(split))), True
+
     def problems(self, split: str, n: int | None, seed: int) -> list[Problem]:
         """The first n docs of `split` in lm-eval's order (`seed` does not reorder a dataset)."""
         t = self.lm_task
-        docs = self._docs(split)[:n] if n is not None else self._docs(split)
+        docs = self._docs(split)
+        if n is not None and n > len(docs):
+            raise ConfigError(f"{self.name}: n_problems {n} is more than the {split} split holds ({len(docs)} docs)")
+        docs = docs[:n] if n is not None else docs
         shots = t.get_config("num_fewshot") or 0
         out = []
         for doc_id, doc in docs:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from baselines.train import prm
-from baselines.train.prm import LabeledSolution, ValueModelConfig, exact_labels
+from baselines.train.prm import LabeledSolution, ValueModelConfig, ValueModelTrainConfig, exact_labels
 from baselines.verifiers.value_model import PRMConfig, ValueModelVerifier
 from harness.config import make_config
 from harness.contracts import Problem, TaskBase, Verdict
@@ -89,7 +89,8 @@ def test_exact_labels_need_a_task_that_checks_steps(tmp_path: Path) -> None:
     # The trainer refuses before it loads a policy or samples anything.
     trainer = TRAINERS.get("prm")
     with pytest.raises(ConfigError, match="task 'nosteps' cannot"):
-        trainer.train(tmp_path / "no-such-policy", task, 1, 0, ValueModelConfig(labels="exact"), tmp_path / "out")
+        trainer.train(tmp_path / "no-such-policy", task, 1, 0, ValueModelTrainConfig(labels="exact"),
+                      tmp_path / "out")
 
 
 def test_labels_is_a_checked_config_field() -> None:
@@ -107,7 +108,7 @@ def test_exact_trainer_spends_no_rollouts_and_its_prm_loads_and_scores(tiny_ckpt
         raise AssertionError("labels: exact must not roll out")
 
     monkeypatch.setattr(prm, "rollout_labels", no_rollouts)
-    cfg = ValueModelConfig(problems=3, samples=2, labels="exact", eval_problems=3, batch=4)
+    cfg = ValueModelTrainConfig(problems=3, samples=2, labels="exact", eval_problems=3, batch=4)
     result = TRAINERS.get("prm").train(tiny_ckpt, TASK, 3, 0, cfg, tmp_path / "prm-exact")
     info = json.loads((result.path / "thinkbench.json").read_text())
     assert info["config"]["labels"] == "exact" and info["config"]["steps"] == 3
@@ -115,7 +116,8 @@ def test_exact_trainer_spends_no_rollouts_and_its_prm_loads_and_scores(tiny_ckpt
     auroc = info["heldout_auroc_exact"]  # nan when the few held-out steps are all one class
     assert math.isnan(auroc) or 0.0 <= auroc <= 1.0
     assert info["heldout_auroc"] == auroc or (math.isnan(auroc) and math.isnan(info["heldout_auroc"]))
-    assert result.cost.flops == pytest.approx(info["train_flops"] + info["label_cost"]["flops"])
+    added = info["stage_flops"] + info["label_cost"]["flops"]
+    assert result.cost.flops == pytest.approx(added) and info["post_train_flops"] == pytest.approx(added)
     v = ValueModelVerifier(TASK, PRMConfig(path=str(result.path)))
     (scores,), _ = v.score_many([P], [RIGHT])
     assert len(scores) == 5 and all(0.0 < s < 1.0 for s in scores)

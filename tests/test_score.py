@@ -90,3 +90,39 @@ def test_score_survives_odd_numeric_answers(tmp_path: Path, capsys) -> None:
     verdicts = [json.loads(line) for line in out.read_text().splitlines()]
     assert [v["correct"] for v in verdicts] == [False] * len(odd) + [True]
     assert [v["answer"] for v in verdicts[:4]] == ["inf", "infinity", "1e5000", "1e10000000"]
+
+
+def test_score_names_a_missing_completions_file_before_touching_the_hub(tmp_path: Path, capsys,
+                                                                       monkeypatch) -> None:
+    """The user's own file is checked first: no dataset is fetched for a file that is not there."""
+    import tasks.math.gsm8k
+
+    fetched = []
+    monkeypatch.setattr(tasks.math.gsm8k, "load_hf_rows", lambda *a: fetched.append(a) or [])
+    missing = tmp_path / "no-such-completions.jsonl"
+    code = main(["score", "--task", "gsm8k", "--completions", str(missing)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and fetched == []
+    assert len(err.splitlines()) == 1 and str(missing) in err and "no such completions file" in err
+
+
+def test_an_unreachable_hub_is_one_line_not_a_minute_of_retries(tmp_path: Path) -> None:
+    """A hub endpoint that refuses connections (and an empty cache): one line, exit 2, in seconds."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    comp = write(tmp_path / "c.jsonl", [{"problem_id": "0", "completion": "#### 3"}])
+    env = os.environ | {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HOME": str(tmp_path / "hf"),
+                        "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env.pop("HF_HUB_OFFLINE", None)
+    env.pop("HF_DATASETS_OFFLINE", None)
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "score", "--task", "gsm8k", "--completions",
+                           str(comp)], capture_output=True, text=True, env=env, timeout=120)
+    elapsed = time.perf_counter() - t0
+    err = proc.stderr.strip()
+    assert proc.returncode == 2, err
+    assert len(err.splitlines()) == 1 and "openai/gsm8k" in err and "cannot be reached" in err, err
+    assert elapsed < 15, f"{elapsed:.0f} s: the hub client retried instead of failing once"

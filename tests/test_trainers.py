@@ -34,7 +34,8 @@ CASES = {
 
 
 def spec(base: Path, name: str, params: dict, budget: int = 3, seed: int = 0) -> TrainSpec:
-    cfg = make_config(TRAINERS.config(name), SMALL | params, name)
+    small = SMALL if params.get("source") != "gold" else {k: v for k, v in SMALL.items() if k != "max_tokens"}
+    cfg = make_config(TRAINERS.config(name), small | params, name)
     return TrainSpec(name, str(base), "addition", ADDITION, budget, seed, cfg)
 
 
@@ -254,7 +255,7 @@ def test_a_trainer_that_fails_fails_its_cells_and_the_run_goes_on(base: Path, tm
     doc = {"name": "f", "tasks": [{"name": "addition", "params": {"digits": 2}, "n_problems": 3}],
            "train": {"base": str(base), "trainers": [
                {"name": "dpo", "budgets": [2], "params": SMALL | {"samples": 1}},
-               {"name": "sft", "budgets": [1], "params": SMALL}]},
+               {"name": "sft", "budgets": [1], "params": {"problems": 48, "batch": 8}}]},
            "methods": ["greedy", {"name": "majority", "budgets": [2]}], "generation": {"max_tokens": 32}}
     result = run_matrix(parse_matrix(doc, "f.yaml"), tmp_path / "run", quiet=True)
     assert result.failed == 2 and result.rows == 2 * 3

@@ -8,8 +8,9 @@ Labelling (`labels`): sample solutions from the policy, then label every step
   every step before it is right), where the task has one (the addition testbed does). No
   rollouts are spent: the label cost is the sampling of the solutions alone.
 The ORM's label is the solution's outcome under either source. Training: a one-logit token
-classification head, BCE on the label at each step's newline (ORM: at the last step only).
-Labelling and training compute are both counted.
+classification head, BCE on the label at each step's newline (ORM: at the last step only),
+from the base's weights (`init: base`) or a small Llama from scratch (`init: scratch`).
+Labelling and training compute are both counted, on top of the base's own training.
 """
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
@@ -68,6 +69,46 @@ class ValueModelConfig(TrainerConfig):
             raise ValueError(f"labels must be one of {', '.join(map(repr, LABELLERS))}, got {self.labels!r}")
         if min(self.problems, self.samples, self.rollouts, self.steps, self.batch) < 1:
             raise ValueError("problems, samples, rollouts, steps and batch must be >= 1")
+
+
+@dataclass(frozen=True)
+class ValueModelTrainConfig(TrainerConfig):
+    """The `prm` / `orm` trainer's knobs. Its steps and seed are the trainer's budget and seed
+    (a matrix's `budgets` and `train.seeds`), so they are not knobs here. `init: base` (default)
+    starts from the policy's weights with a fresh head (Math-Shepherd), so the value model has
+    the base's shape; `init: scratch` trains a small Llama of `hidden` × `layers` × `heads`
+    (those three apply only then)."""
+
+    problems: int = 200
+    samples: int = 4
+    labels: LabelSource = "mc"
+    rollouts: int = 4
+    eval_problems: int = 60
+    init: Literal["base", "scratch"] = "base"
+    hidden: int | None = None   # init: scratch only (default 128)
+    layers: int | None = None   # init: scratch only (default 4)
+    heads: int | None = None    # init: scratch only (default 4)
+    batch: int = 32
+    lr: float = 2e-3
+    target: str = "prm"
+
+    SHAPE: ClassVar[tuple[str, ...]] = ("hidden", "layers", "heads")
+
+    def validate(self) -> None:
+        shape = [name for name in self.SHAPE if getattr(self, name) is not None]
+        if self.init == "base" and shape:
+            raise ValueError(f"{', '.join(shape)}: used only with init: scratch (init: base keeps the base "
+                             "model's shape)")
+        if any(getattr(self, name) is not None and getattr(self, name) < 1 for name in self.SHAPE):
+            raise ValueError("hidden, layers and heads must be >= 1")
+        self.training(1, 0)  # the training run's own checks (ranges, labels, target)
+
+    def training(self, steps: int, seed: int) -> ValueModelConfig:
+        """The training run's config: these knobs with `steps` and `seed` (budget and seed)."""
+        shared = {f.name: getattr(self, f.name) for f in fields(ValueModelConfig)
+                  if hasattr(self, f.name) and f.name not in self.SHAPE}
+        shape = {name: getattr(self, name) for name in self.SHAPE if getattr(self, name) is not None}
+        return ValueModelConfig(**shared, **shape, steps=steps, seed=seed)
 
 
 def sample_solutions(policy, task, problems: list[Problem], *, samples: int = 4, max_tokens: int = 64,
@@ -269,12 +310,15 @@ def heldout_aurocs(verifier: ValueModelVerifier, task, held: list[LabeledSolutio
     return out
 
 
-def train(base: Path, task, budget: int, seed: int, cfg: ValueModelConfig, out: Path,
+def train(base: Path, task, budget: int, seed: int, cfg: ValueModelTrainConfig, out: Path,
           progress=None) -> TrainedCheckpoint:
     """The trainer contract: label the policy `base`'s samples on `task`'s train split (by
     rollouts, or exactly by the task's step checker), train the value model for `budget`
-    steps, and measure held-out AUROC (also against exact step labels where the task has them)."""
-    cfg = replace(cfg, steps=budget, seed=seed)
+    steps with `seed` (from the base's weights, or from scratch with `init: scratch`), and
+    measure held-out AUROC (also against exact step labels where the task has them). Its
+    `train_flops` are the base's plus the labelling and the training, as a policy trainer's."""
+    trainer_cfg = cfg
+    cfg = cfg.training(budget, seed)
     problems = task.problems("train", cfg.problems, seed)
     labeller = LABELLERS[cfg.labels]
     if labeller.needs_step_labels:
@@ -288,24 +332,33 @@ def train(base: Path, task, budget: int, seed: int, cfg: ValueModelConfig, out: 
           f"{labeller.describe(cfg)}: "
           f"{label_cost.generated_tokens:.0f} generated tokens, {label_cost.flops:.3g} FLOPs, "
           f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    path = train_value_model(solutions, task, base, out, cfg, label_cost, init_from=base)
+    path = train_value_model(solutions, task, base, out, cfg, label_cost,
+                             init_from=base if trainer_cfg.init == "base" else None)
     held_sampled, _ = sample_solutions(policy, task, task.problems("test", cfg.eval_problems, seed + 1),
                                        samples=cfg.samples, seed=seed + 1)
     held, _ = labeller.label(policy, task, held_sampled, cfg, seed + 2)
     verifier = ValueModelVerifier(task, (PRMConfig if cfg.target == "prm" else ORMConfig)(path=str(path)))
     info = read_info(path) | heldout_aurocs(verifier, task, held, cfg.target) | {"heldout_solutions": len(held)}
+    # As a policy trainer's checkpoint: the labelling is this stage's data, and the base's own
+    # training is part of what the value model cost (its labels are the base's samples).
+    base_info = read_info(base)
+    added = info["train_flops"] + label_cost.flops
+    info |= {"trainer_config": asdict(trainer_cfg), "stage_flops": info["train_flops"],
+             "data_flops": label_cost.flops, "data_generated_tokens": label_cost.generated_tokens,
+             "post_train_flops": float(base_info.get("post_train_flops", 0.0)) + added,
+             "train_flops": float(base_info.get("train_flops", 0.0)) + added}
     write_info(path, info)
-    return TrainedCheckpoint(path, Cost(flops=info["train_flops"] + label_cost.flops,
+    return TrainedCheckpoint(path, Cost(generated_tokens=label_cost.generated_tokens, flops=added,
                                         wall_s=info["train_wall_s"]), info)
 
 
 @dataclass(frozen=True)
-class ORMTrainConfig(ValueModelConfig):
+class ORMTrainConfig(ValueModelTrainConfig):
     target: str = "orm"
 
 
-TRAINERS.register("prm", config=ValueModelConfig)(Trainer(
-    "prm", train, ValueModelConfig,
+TRAINERS.register("prm", config=ValueModelTrainConfig)(Trainer(
+    "prm", train, ValueModelTrainConfig,
     doc="PRM from process labels: Monte-Carlo rollouts (Math-Shepherd) or, labels: exact, the task's step checker"))
 TRAINERS.register("orm", config=ORMTrainConfig)(Trainer(
     "orm", train, ORMTrainConfig, doc="ORM: the outcome label of the same sampled solutions"))

@@ -9,9 +9,9 @@ distribution teaches it nothing, so a gain over this control is the filter's or 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from baselines.train.tuning import DataConfig, Progress, finish, load_model, load_policy, sample, sft_steps
 from harness.checkpoint import resolve_checkpoint
@@ -26,6 +26,21 @@ class SFTTrainConfig(DataConfig):
     source: Literal["gold", "samples"] = "gold"
     teacher: str = ""   # checkpoint whose samples are imitated (default: the base: self-distillation)
     samples: int = 1    # samples per problem when source is `samples`
+
+    # What only sampling uses: with `source: gold` each must keep its default (else it is refused).
+    SAMPLING_ONLY: ClassVar[tuple[str, ...]] = ("teacher", "samples", "search", "search_budget", "verifier",
+                                                "verifier_path", "temperature", "max_tokens")
+
+    def validate(self) -> None:
+        super().validate()
+        if self.source == "gold":
+            defaults = {f.name: f.default for f in fields(self)}
+            given = [name for name in self.SAMPLING_ONLY if getattr(self, name) != defaults[name]]
+            if given:
+                raise ValueError(f"{', '.join(given)}: not used with source: gold (it trains on the task's own "
+                                 "solutions; they apply to source: samples)")
+        elif self.teacher:
+            resolve_checkpoint(self.teacher)  # a teacher that does not exist is said when the config is read
 
 
 def train(base: Path, task, budget: int, seed: int, cfg: SFTTrainConfig, out: Path,

@@ -13,7 +13,7 @@ from harness.contracts import Problem
 from harness.registry import TASKS, ConfigError
 from tasks.code.base import CodeTask
 from tasks.code.extract import defines
-from tasks.jsonl import read_jsonl
+from tasks.jsonl import check_count, read_jsonl
 
 CHAT_PROMPT = ("Complete the following Python function. Answer with the whole function in one "
                "```python code block.\n\n```python\n{prompt}```")
@@ -52,11 +52,21 @@ class HumanEvalTask(CodeTask):
         if self.style not in ("completion", "chat"):
             raise ConfigError(f"humaneval: style must be 'completion' or 'chat', got {self.style!r}")
 
-    def problems(self, split: str, n: int | None, seed: int) -> list[Problem]:
+    splits = ("test",)  # HumanEval is one set of 164 problems
+
+    def available(self, split: str, n: int) -> tuple[int, bool]:
+        """How many of `n` problems the data file gives."""
+        return min(n, len(self._rows())), True
+
+    def _rows(self) -> list[dict]:
         path = Path(self.data) if self.data else shipped_path()
         if not path.is_file():
             raise ConfigError(f"humaneval: data file {self.data!r} not found")
-        rows = read_jsonl(path, ("task_id", "prompt", "test", "entry_point"))
+        return read_jsonl(path, ("task_id", "prompt", "test", "entry_point"))
+
+    def problems(self, split: str, n: int | None, seed: int) -> list[Problem]:
+        rows = self._rows()
+        check_count("humaneval", split, len(rows), n)
         out = []
         for row in rows[:n] if n else rows:
             prompt = row["prompt"] if self.style == "completion" else CHAT_PROMPT.format(prompt=row["prompt"])

@@ -13,20 +13,15 @@ from pathlib import Path
 from harness.contracts import Problem
 from harness.registry import TASKS, ConfigError
 from tasks.code.base import CodeTask
-from tasks.jsonl import read_jsonl
+from tasks.hub import load_hf_rows
+from tasks.jsonl import check_count, read_jsonl
 
 PROMPT = ("You are an expert Python programmer, and here is your task: {text} "
           "Your code should pass these tests:\n\n{tests}\n")
 
 
 def load_hf(split: str) -> list[dict]:
-    try:
-        from datasets import load_dataset
-
-        return [dict(r) for r in load_dataset("google-research-datasets/mbpp", "full", split=split)]
-    except Exception as e:  # noqa: BLE001 - any failure means "not available here"
-        raise ConfigError("mbpp: no `data` file given and the HF dataset google-research-datasets/mbpp "
-                          f"could not be loaded ({type(e).__name__}); offline, set data: PATH.jsonl") from None
+    return load_hf_rows("mbpp", "google-research-datasets/mbpp", "full", split)
 
 
 @TASKS.register("mbpp")
@@ -39,14 +34,27 @@ class MBPPTask(CodeTask):
     workers: int = 2
     name: str = "mbpp"
 
-    def problems(self, split: str, n: int | None, seed: int) -> list[Problem]:
+    @property
+    def splits(self) -> tuple[str, ...] | None:
+        """The HF dataset's splits; a `data` file is read whatever the split is called."""
+        return None if self.data else ("train", "test", "validation", "prompt")
+
+    def available(self, split: str, n: int) -> tuple[int, bool]:
+        """How many of `n` problems the split gives (a data file is counted; the hub's is not
+        fetched to check)."""
+        return (min(n, len(self._rows(split))), True) if self.data else (n, True)
+
+    def _rows(self, split: str) -> list[dict]:
         if self.data:
             path = Path(self.data)
             if not path.is_file():
                 raise ConfigError(f"mbpp: data file {self.data!r} not found")
-            rows = read_jsonl(path, ("task_id", "test_list"))
-        else:
-            rows = load_hf(split)
+            return read_jsonl(path, ("task_id", "test_list"))
+        return load_hf(split)
+
+    def problems(self, split: str, n: int | None, seed: int) -> list[Problem]:
+        rows = self._rows(split)
+        check_count("mbpp", split, len(rows), n)
         out = []
         for i, row in enumerate(rows[:n] if n else rows):
             text = row.get("text", row.get("prompt"))

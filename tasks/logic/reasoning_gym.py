@@ -48,6 +48,9 @@ class ReasoningGymTask(TaskBase):
                               f"({len(factory.DATASETS)} known, e.g. countdown, maze, zebra_puzzles)")
         self._score = _rg().get_score_answer_fn(self.dataset)
 
+    splits = tuple(SPLIT_SEED)
+    procedural = True  # problems are generated: a matrix must say how many (n_problems)
+
     def problems(self, split: str, n: int | None, seed: int) -> list[Problem]:
         if split not in SPLIT_SEED:
             raise ConfigError(f"{self.name}: unknown split {split!r} (known: test, train)")

@@ -15,6 +15,7 @@ by construction (a hash of the operand pair), so test problems are never seen in
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +34,35 @@ SPLITS = ("train", "test")
 def in_test_split(a: int, b: int) -> bool:
     """One operand pair in ten belongs to the test split (a fixed multiplicative hash)."""
     return ((a * 1_000_003 + b) * 2_654_435_761) % 2**32 % 10 == 0
+
+
+@functools.lru_cache(maxsize=64)
+def count_in_split(digits: int, split: str, width: int) -> int:
+    """Operand pairs of `split` among the first `width` values of each operand (both with
+    `digits` digits): the split's exact size when `width` covers every operand, else a lower
+    bound of it. Vectorised `in_test_split` (uint64 arithmetic modulo 2**32, as the hash is)."""
+    lo, hi = 10 ** (digits - 1), 10**digits
+    width = min(width, hi - lo)
+    mask = np.uint64(2**32 - 1)
+    b = np.arange(lo, lo + width, dtype=np.uint64)
+    test = 0
+    for start in range(lo, lo + width, 500):
+        a = np.arange(start, min(start + 500, lo + width), dtype=np.uint64)[:, None]
+        h = (((a * np.uint64(1_000_003) + b) & mask) * np.uint64(2_654_435_761)) & mask
+        test += int((h % np.uint64(10) == 0).sum())
+    return test if split == "test" else width * width - test
+
+
+# Operand widths counted to vouch for a request: a cheap block first, then one that covers
+# every operand pair up to 4 digits (about 0.4 s); beyond 4 digits it is a lower bound.
+COUNT_WIDTHS = (1000, 9000)
+
+
+def shortfall(split: str, got: int, exact: bool) -> str:
+    """What a request for more problems than `split` can give is told."""
+    if exact:
+        return f"more than the {split} split holds ({got} problems)"
+    return f"more than the {got} problems of the {split} split that were counted (ask for at most {got})"
 
 
 def column_lines(a: int, b: int, digits: int, carries: list[int] | None = None,
@@ -115,11 +145,27 @@ class AdditionTask(TaskBase):
             if in_test_split(a, b) == (split == "test"):
                 return a, b
 
-    def problems(self, split: str, n: int | None, seed: int) -> list[Problem]:
+    splits = SPLITS
+    procedural = True  # problems are drawn: a matrix must say how many (n_problems)
+
+    def available(self, split: str, n: int) -> tuple[int, bool]:
+        """How many of `n` problems `split` can give, and whether that count is exact (else a
+        lower bound, for more than 4 digits): `n` itself when the split holds that many."""
         if split not in SPLITS:
             raise ConfigError(f"addition: unknown split {split!r} (known: {', '.join(SPLITS)})")
+        span = 9 * 10 ** (self.digits - 1)
+        for width in COUNT_WIDTHS:
+            found = count_in_split(self.digits, split, width)
+            if found >= n:
+                return n, True
+        return found, span <= COUNT_WIDTHS[-1]
+
+    def problems(self, split: str, n: int | None, seed: int) -> list[Problem]:
         if n is None:
             raise ConfigError("addition: a procedural task needs n_problems")
+        got, exact = self.available(split, n)
+        if got < n:  # the sampler below would never finish
+            raise ConfigError(f"addition(digits={self.digits}): n_problems {n}: {shortfall(split, got, exact)}")
         rng = np.random.default_rng([seed, 0xADD])
         seen: set[tuple[int, int]] = set()
         out = []

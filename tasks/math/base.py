@@ -4,10 +4,10 @@ from __future__ import annotations
 import re
 
 from harness.contracts import Problem, TaskBase, Verdict
-from harness.registry import ConfigError
 from tasks.math.equivalence import as_number, default_checker, strip_decorations
 from tasks.math.extract import extract_math
 from tasks.math.numbers import fraction_key
+from tasks.hub import load_hf_rows  # noqa: F401 - the math tasks' loader (tasks.hub)
 
 PERCENT_RE = re.compile(r"percent|%")
 
@@ -84,14 +84,3 @@ class MathTask(TaskBase):
                 firsts.setdefault(texts[text], answers[i])
             keys[i] = texts[text]
         return keys
-
-
-def load_hf_rows(task: str, name: str, config: str | None, split: str) -> list[dict]:
-    """Rows of an HF dataset (needs `datasets` and a network); offline, a one-line error."""
-    try:
-        from datasets import load_dataset
-
-        return [dict(r) for r in load_dataset(name, config, split=split)]
-    except Exception as e:  # noqa: BLE001 - any failure means "not available here"
-        raise ConfigError(f"{task}: no `data` file given and the HF dataset {name} could not be loaded "
-                          f"({type(e).__name__}); offline, set data: PATH.jsonl") from None

@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from harness.contracts import Problem
 from harness.registry import TASKS, ConfigError
-from tasks.jsonl import read_jsonl, seeded_subset
+from tasks.jsonl import check_count, read_jsonl, seeded_subset
 from tasks.math.base import MathTask, load_hf_rows
 from tasks.math.extract import last_boxed
 
@@ -43,11 +43,24 @@ class CompetitionMath(MathTask):
     # (HF dataset, config, split or None for the requested one) per source; set by each task.
     HF_SOURCES: ClassVar[tuple[tuple[str, str | None, str | None], ...]] = ()
 
+    # The splits the HF sources have (a source with a fixed split has that one only).
+    HF_SPLITS: ClassVar[tuple[str, ...]] = ("test",)
+
+    @property
+    def splits(self) -> tuple[str, ...] | None:
+        """The HF source's splits; a `data` file is read whatever the split is called."""
+        return None if self.data else self.HF_SPLITS
+
+    def available(self, split: str, n: int) -> tuple[int, bool]:
+        """How many of `n` problems the split gives (a data file is counted; a hub dataset is
+        not fetched to check: its size is said when the run loads it)."""
+        return (min(n, len(self._load(split))), True) if self.data else (n, True)
+
     def hf_rows(self, split: str) -> list[dict]:
         return [r for name, config, fixed in self.HF_SOURCES
                 for r in load_hf_rows(self.name, name, config, fixed or split)]
 
-    def problems(self, split: str, n: int | None, seed: int) -> list[Problem]:
+    def _load(self, split: str) -> list[dict]:
         if split not in self._rows:
             if self.data:
                 path = Path(self.data)
@@ -56,7 +69,11 @@ class CompetitionMath(MathTask):
                 self._rows[split] = read_jsonl(path, strings=("problem",))
             else:
                 self._rows[split] = self.hf_rows(split)
-        rows = self._rows[split]
+        return self._rows[split]
+
+    def problems(self, split: str, n: int | None, seed: int) -> list[Problem]:
+        rows = self._load(split)
+        check_count(self.name, split, len(rows), n)
         out = []
         for i in seeded_subset(len(rows), n, seed):
             row = rows[i]
@@ -84,6 +101,7 @@ class HendrycksMath(CompetitionMath):
     """MATH (Hendrycks et al. 2021): 7 subjects, answers from the solution's last \\boxed{}."""
 
     name: str = "math"
+    HF_SPLITS = ("train", "test")
     HF_SOURCES = tuple(("EleutherAI/hendrycks_math", s, None) for s in HENDRYCKS_SUBJECTS)
 
 

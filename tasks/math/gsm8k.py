@@ -12,7 +12,7 @@ from pathlib import Path
 
 from harness.contracts import Problem
 from harness.registry import TASKS, ConfigError
-from tasks.jsonl import read_jsonl, seeded_subset
+from tasks.jsonl import check_count, read_jsonl, seeded_subset
 from tasks.math.base import PERCENT_RE, MathTask, load_hf_rows
 
 BUILTIN = {"builtin:gsm8k-test-100": Path(__file__).parent / "data" / "gsm8k-test-100.jsonl"}
@@ -38,6 +38,16 @@ class GSM8KTask(MathTask):
     name: str = "gsm8k"
     _rows: dict = field(default_factory=dict, repr=False)
 
+    @property
+    def splits(self) -> tuple[str, ...] | None:
+        """openai/gsm8k's splits; a `data` file is read whatever the split is called."""
+        return None if self.data else ("train", "test")
+
+    def available(self, split: str, n: int) -> tuple[int, bool]:
+        """How many of `n` problems the split gives (a data file is counted; the hub's is not
+        fetched to check: its size is said when the run loads it)."""
+        return (min(n, len(self._load(split))), True) if self.data else (n, True)
+
     def _load(self, split: str) -> list[dict]:
         if split not in self._rows:
             if self.data is None:
@@ -51,6 +61,7 @@ class GSM8KTask(MathTask):
 
     def problems(self, split: str, n: int | None, seed: int) -> list[Problem]:
         rows = self._load(split)
+        check_count("gsm8k", split, len(rows), n)
         out = []
         for i in seeded_subset(len(rows), n, seed):
             row = rows[i]

@@ -20,6 +20,9 @@ class GSMSymbolicTask(MathTask):
     config: dict = field(default_factory=dict)
     name: str = "gsm_symbolic"
 
+    splits = tuple(SPLIT_SEED)
+    procedural = True  # problems are generated: a matrix must say how many (n_problems)
+
     def problems(self, split: str, n: int | None, seed: int) -> list[Problem]:
         from tasks.logic.reasoning_gym import _rg
 
