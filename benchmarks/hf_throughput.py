@@ -6,7 +6,8 @@ backend; thinkbench's default (`auto`/`auto`) is one of those rows. Two workload
 n samples per prompt at temperature 1. No EOS: every row decodes all `--tokens` (as
 `min_new_tokens` makes `generate` do), so both sides do the same work. Configurations are timed
 interleaved (A B A B ...) for `--rounds` rounds, each keeping its best, so a busy shared CPU
-slows all of them alike. Prints generated tokens/s per configuration, which attention was
+slows all of them alike (a configuration over 3x slower than the best in round 1 is timed only
+once). Prints generated tokens/s per configuration, which attention was
 fastest (what AUTO_ATTENTION in harness/backends/hf.py should say for this device and dtype),
 and thinkbench's default as a share of the best raw configuration.
 
@@ -172,6 +173,8 @@ def measure(args: argparse.Namespace, path: str, chat: bool, texts: list[str]) -
     for rnd in range(args.rounds):
         for work, (batch, n, temperature) in workloads.items():
             for r in (runners if rnd % 2 == 0 else runners[::-1]):  # A B ... then ... B A
+                if rnd and r.best[work] * 3 < max(x.best[work] for x in runners):
+                    continue  # over 3x slower than the best: it cannot be the best, time it once
                 sync(device)
                 t0 = time.perf_counter()
                 generated = r.run(batch, n, temperature, args.tokens)

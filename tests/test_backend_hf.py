@@ -111,6 +111,17 @@ def test_dtype_defaults_per_device() -> None:
     assert resolve_dtype("float16", "cpu", torch.bfloat16) == torch.float16
 
 
+def test_attention_auto_is_chosen_per_device_and_dtype(policy: HFPolicy) -> None:
+    """auto reads the measured table (CPU float32: sdpa; was: eager everywhere)."""
+    from harness.backends.hf import AUTO_ATTENTION, resolve_attention
+
+    assert resolve_attention("auto", "cpu", torch.float32) == "sdpa"
+    assert resolve_attention("auto", "cuda:0", torch.bfloat16) == AUTO_ATTENTION["cuda", torch.bfloat16]
+    assert resolve_attention("eager", "cpu", torch.float32) == "eager"
+    assert policy.settings()["attention"] == "sdpa"
+    assert policy.model.config._attn_implementation == "sdpa"
+
+
 @pytest.mark.gpu
 def test_cuda_runs_a_bf16_checkpoint_in_bf16_with_the_same_costs(tiny_ckpt: Path, tmp_path: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -331,8 +331,6 @@ class HFPolicy(PolicyBase):
         precedes the window comes from the prefix cache (a row with a shorter suffix recomputes
         a little of its cached prefix).
         """
-        from transformers import DynamicCache
-
         lengths = [len(e) for e in encoded]
         s = max(n - c for n, (c, _) in zip(lengths, hits))
         width = max(lengths)
@@ -346,22 +344,45 @@ class HFPolicy(PolicyBase):
             mask[i, width - len(e):] = 1
         window, mask = window.to(self.device), mask.to(self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, before:]
-        cache = None
-        if before > 0:
-            layers = next(kv for _, kv in hits if kv is not None)
-            cache = DynamicCache()
-            for layer, (k0, v0) in enumerate(layers):
-                keys = torch.zeros((len(encoded), k0.shape[0], before, k0.shape[2]), dtype=k0.dtype, device=self.device)
-                values = torch.zeros_like(keys)
-                for i, (_, kv) in enumerate(hits):
-                    if reused[i]:
-                        keys[i, :, before - reused[i]:] = kv[layer][0][:, :reused[i]]
-                        values[i, :, before - reused[i]:] = kv[layer][1][:, :reused[i]]
-                cache.update(keys, values, layer)
+        cache = self._cached_prefix(hits, reused, before) if before > 0 else None
         out = self.model(input_ids=window, attention_mask=mask, position_ids=positions, use_cache=True,
                          logits_to_keep=1, **({self._cache_arg: cache} if cache is not None else {}))
         # The prompts' KV enters the prefix cache with each finished row (`_remember`), not here.
         return self._cache_of(out), out.logits[:, -1, :]
+
+    def _cached_prefix(self, hits: list, reused: list[int], before: int):
+        """A KV cache of the `before` positions ahead of the input window, each row's last
+        `reused[i]` of them from its prefix-cache hit, gathered by index: per layer one
+        concatenation of the distinct cache entries hit (beams of one parent share theirs) and
+        one gather, not one copy per row."""
+        from transformers import DynamicCache
+
+        sources: dict[int, tuple[int, list]] = {}  # entry storage -> (longest length used, kv)
+        for (_, kv), r in zip(hits, reused):
+            if r:
+                key = kv[0][0].data_ptr()
+                if key not in sources or sources[key][0] < r:
+                    sources[key] = (r, kv)
+        offsets, total = {}, 0
+        for key, (r, _) in sources.items():
+            offsets[key], total = total, total + r
+        index = torch.full((len(hits), before), total, dtype=torch.long)  # `total`: a zero position
+        for i, ((_, kv), r) in enumerate(zip(hits, reused)):
+            if r:
+                o = offsets[kv[0][0].data_ptr()]
+                index[i, before - r:] = torch.arange(o, o + r)
+        index = index.to(self.device)
+        cache = DynamicCache()
+        layers = next(iter(sources.values()))[1]
+        for layer in range(len(layers)):
+            pair = []
+            for which in (0, 1):
+                pieces = [kv[layer][which][:, :r] for r, kv in sources.values()]
+                zero = torch.zeros_like(pieces[0][:, :1])
+                flat = torch.cat([*pieces, zero], dim=1)  # [heads, total + 1, dim]
+                pair.append(flat[:, index].transpose(0, 1).contiguous())  # [rows, heads, before, dim]
+            cache.update(pair[0], pair[1], layer)
+        return cache
 
     def _remember(self, past, j: int, width: int, ids: list[int]) -> None:
         """Cache the KV of a finished row (its prompt and all but its last, never-fed token).
