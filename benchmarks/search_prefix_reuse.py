@@ -15,7 +15,9 @@ every sample (each sample its own branch: two samples that happen to agree were 
 generated), less what a later prompt re-sent. Wall times: the method with the cache on and off,
 and the pooled best-of-N at the same budget, all scored by the oracle verifier and timed with
 the same (negligible) bookkeeping: every run's policy is wrapped alike, and the tree is built
-from the recorded calls after the clock stops.
+from the recorded calls after the clock stops. Process CPU seconds are printed beside wall
+seconds: on a shared machine they are the steadier measure (run with THINKBENCH_THREADS=1 to
+make them comparable to an idle machine's wall time).
 """
 from __future__ import annotations
 
@@ -89,8 +91,8 @@ class Recorder:
 
 
 def timed(path: str, cache_mb: int, method: str, task, problems, budget: int, sampling: Sampling
-          ) -> tuple[float, Recorder, float]:
-    """(wall seconds, recorder, accuracy) of one method on a fresh policy."""
+          ) -> tuple[float, float, Recorder, float]:
+    """(wall seconds, process CPU seconds, recorder, accuracy) of one method on a fresh policy."""
     rec = Recorder(HFPolicy(path, HFConfig(prefix_cache_mb=cache_mb)))
     pool = SamplePool(budget, 0, sampling) if METHODS.get(method).pooled else None
     ctx = SolveContext(rec, task, 0, sampling, pool, verifier=OracleVerifier(task), config=METHODS.config(method)())
@@ -98,11 +100,11 @@ def timed(path: str, cache_mb: int, method: str, task, problems, budget: int, sa
     rec.reset_cache()
     rec.calls.clear()
     rec.ledger = rec.fed = rec.padded = 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     attempts = METHODS.get(method).solve(ctx, problems, budget)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     acc = sum(task.check(a.answer, p).correct for a, p in zip(attempts, problems)) / len(problems)
-    return wall, rec, acc
+    return wall, cpu, rec, acc
 
 
 def main() -> None:
@@ -126,19 +128,22 @@ def main() -> None:
     for budget in [int(b) for b in args.budgets.split(",")]:
         runs = [(m, mb) for m in methods for mb in (256, 0)] + [("best_of_n", 256)]
         walls: dict[tuple[str, int], float] = {}
+        cpus: dict[tuple[str, int], float] = {}
         for rnd in range(args.rounds):
             for method, cache_mb in runs if rnd % 2 == 0 else runs[::-1]:  # A B C, then C B A
-                wall, rec, acc = timed(path, cache_mb, method, task, problems, budget, sampling)
+                wall, cpu, rec, acc = timed(path, cache_mb, method, task, problems, budget, sampling)
                 walls[method, cache_mb] = min(walls.get((method, cache_mb), wall), wall)
+                cpus[method, cache_mb] = min(cpus.get((method, cache_mb), cpu), cpu)
                 tree = rec.tree_tokens()
                 print(f"{method}@{budget:<3} prefix cache {'on ' if cache_mb else 'off'}: fed {rec.fed / tree:.2f} "
                       f"of the tree ({rec.fed} fed + {rec.padded} padding / {tree} tree tokens), ledger "
-                      f"{rec.ledger / tree:.2f} ({rec.ledger}), wall {wall:.2f} s, accuracy {acc:.3f}", flush=True)
-        bon = walls["best_of_n", 256]
-        for method in methods:
-            on, off = walls[method, 256], walls[method, 0]
-            print(f"{method}@{budget}: {method}/best_of_n wall {on / bon:.2f} (cache on), {off / bon:.2f} (cache off); "
-                  f"cache on/off {on / off:.2f}  (best of {args.rounds})", flush=True)
+                      f"{rec.ledger / tree:.2f} ({rec.ledger}), wall {wall:.2f} s, CPU {cpu:.2f} s, accuracy {acc:.3f}", flush=True)
+        for name, times in (("wall", walls), ("CPU", cpus)):
+            bon = times["best_of_n", 256]
+            for method in methods:
+                on, off = times[method, 256], times[method, 0]
+                print(f"{method}@{budget}: {method}/best_of_n {name} {on / bon:.2f} (cache on), {off / bon:.2f} "
+                      f"(cache off); cache on/off {on / off:.2f}  (best of {args.rounds})", flush=True)
 
 
 if __name__ == "__main__":
