@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from harness.backends.hf import HFConfig, HFPolicy
-from policy_contract import assert_seeded_and_shaped
+from policy_contract import assert_samples_ignore_batch_neighbours, assert_seeded_and_shaped
 
 PROMPTS = ["4821+1779\n", "1234+5678\n", "9999+1111\n"]
 
@@ -39,6 +39,21 @@ def test_greedy_matches_transformers_generate(policy: HFPolicy) -> None:
 
 def test_sampling_is_seeded_and_shaped(policy: HFPolicy) -> None:
     assert_seeded_and_shaped(policy, PROMPTS)
+
+
+def test_samples_do_not_depend_on_batch_neighbours(tiny_ckpt: Path) -> None:
+    """Prompt 0's seeded T=1 samples are the same with 3 or 6 prompts in the call, alone,
+    behind others, and at batch_size 1 or 256 (was: one generator shared by the whole batch)."""
+    prompts = PROMPTS + ["5555+4444\n", "1000+2345\n", "8080+1919\n"]
+    assert_samples_ignore_batch_neighbours(lambda b: HFPolicy(tiny_ckpt, HFConfig(batch_size=b)), prompts)
+
+
+def test_duplicate_prompts_in_a_call_get_their_own_samples(policy: HFPolicy) -> None:
+    """Row seeds hash the prompt, so a prompt repeated in a call must not repeat its samples."""
+    outs, _ = policy.generate([PROMPTS[0]] * 2, n=4, temperature=1.0, max_tokens=30, seed=3)
+    assert [s.text for s in outs[0]] != [s.text for s in outs[1]]
+    again, _ = policy.generate([PROMPTS[0]], n=4, temperature=1.0, max_tokens=30, seed=3)
+    assert [s.text for s in again[0]] == [s.text for s in outs[0]]
 
 
 def test_token_accounting(tiny_ckpt: Path) -> None:
@@ -94,6 +109,17 @@ def test_dtype_defaults_per_device() -> None:
     assert resolve_dtype("auto", "cuda:1", "bfloat16") == torch.bfloat16
     assert resolve_dtype("auto", "cuda", None) == torch.float32
     assert resolve_dtype("float16", "cpu", torch.bfloat16) == torch.float16
+
+
+def test_attention_auto_is_chosen_per_device_and_dtype(policy: HFPolicy) -> None:
+    """auto reads the measured table (CPU float32: sdpa; was: eager everywhere)."""
+    from harness.backends.hf import AUTO_ATTENTION, resolve_attention
+
+    assert resolve_attention("auto", "cpu", torch.float32) == "sdpa"
+    assert resolve_attention("auto", "cuda:0", torch.bfloat16) == AUTO_ATTENTION["cuda", torch.bfloat16]
+    assert resolve_attention("eager", "cpu", torch.float32) == "eager"
+    assert policy.settings()["attention"] == "sdpa"
+    assert policy.model.config._attn_implementation == "sdpa"
 
 
 @pytest.mark.gpu
@@ -236,3 +262,50 @@ def test_cost_depends_on_the_prompts_not_on_batch_layout_or_cache(tiny_ckpt: Pat
         _, costs = policy.generate(prompts, n=n, temperature=1.0, max_tokens=5, seed=0)
         assert [c.prompt_tokens for c in costs] == [p for p, _ in seen[0]]
         assert [c.cached_tokens for c in costs] == [c + (n - 1) * length for _, c in seen[0]]
+
+
+def test_prefix_cache_eviction_is_incremental_and_exact() -> None:
+    """Random inserts under a small budget: every lookup equals a brute-force longest prefix over
+    the live entries, and no trie node outlives the entries through it (was: a whole-trie
+    rebuild at every eviction)."""
+    import random
+
+    from harness.backends.prefix_cache import PrefixCache
+
+    rng = random.Random(0)
+    cache = PrefixCache(max_bytes=4 * 8 * 40)  # room for ~40 tokens of one-layer, 1x1 KV
+    rebuilds = []
+    root = cache.root  # incremental: the trie is edited in place, never replaced
+    for _ in range(400):
+        ids = [rng.randrange(3) for _ in range(rng.randrange(1, 9))]
+        kv = [(torch.tensor(ids, dtype=torch.float32).reshape(1, -1, 1),) * 2]
+        cache.insert(ids, kv)
+        probe = [rng.randrange(3) for _ in range(rng.randrange(1, 9))]
+        live = [e[0] for e in cache.entries.values()]
+        best = max((next((i for i, (a, b) in enumerate(zip(probe, s)) if a != b), min(len(probe), len(s)))
+                    for s in live), default=0)
+        length, got = cache.lookup(probe)
+        assert length == best
+        if length:
+            assert got[0][0].flatten().tolist() == [float(t) for t in probe[:length]]
+        rebuilds.append(cache.root is not root)
+        nodes, stack = 0, [cache.root]
+        while stack:
+            node = stack.pop()
+            nodes += node is not cache.root
+            stack.extend(node.children.values())
+        assert nodes == len({tuple(s[:i]) for s in live for i in range(1, len(s) + 1)})
+        assert cache.bytes <= cache.max_bytes
+    assert not any(rebuilds)
+
+
+def test_prefill_groups_bound_padding() -> None:
+    from harness.backends.hf import prefill_groups
+
+    lengths = [176, 60, 150, 61, 100, 175, 98, 62]
+    groups = prefill_groups(lengths)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    for g in groups:
+        widest = max(lengths[i] for i in g)
+        assert sum(lengths[i] for i in g) >= 0.9 * widest * len(g)
+    assert len(groups) < len(lengths) and prefill_groups([5, 5, 5]) == [[0, 1, 2]]

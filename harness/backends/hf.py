@@ -6,9 +6,12 @@ rest decode faster, and stop strings, seeds and token accounting are exact and o
 """
 from __future__ import annotations
 
+import hashlib
 import inspect
 import os
 import time
+from array import array
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +52,7 @@ class HFConfig(BackendConfig):
     chat_template: bool = False
     # auto: float32 on CPU (bf16 matmuls are slow and inexact there), the checkpoint's own dtype on GPU.
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    # auto: eager, by measurement (benchmarks/hf_throughput.py; sdpa was slower on CPU and on H200).
+    # auto: per device and dtype, by measurement (AUTO_ATTENTION; benchmarks/hf_throughput.py).
     attention: Literal["auto", "eager", "sdpa", "flash_attention_2"] = "auto"
     prefix_cache_mb: int = 256              # prefix KV cache budget (speed only; 0 turns it off)
 
@@ -73,6 +76,72 @@ def resolve_dtype(setting: str, device: str, checkpoint_dtype: object) -> torch.
     if isinstance(checkpoint_dtype, str):
         checkpoint_dtype = getattr(torch, checkpoint_dtype, None)
     return checkpoint_dtype if isinstance(checkpoint_dtype, torch.dtype) else torch.float32
+
+
+# `attention: auto`, per (device type, dtype), as measured by benchmarks/hf_throughput.py (which
+# times every entry here against raw transformers `generate`). CPU float32 (SmolLM2-135M, 16 GSM8K
+# prompts, denormals flushed by `configure_torch`): this backend decoded 73 tokens/s greedy with
+# sdpa, 37 with eager; n = 8 sampling 79 with sdpa (raw generate: eager 56 / 58, sdpa 70 / 5). CUDA bfloat16
+# (issue 8, H200, 1 B Llama): eager 13.2 k tokens/s, sdpa 4.5 k. Unmeasured pairs get sdpa,
+# transformers' own default.
+AUTO_ATTENTION: dict[tuple[str, torch.dtype], str] = {
+    ("cpu", torch.float32): "sdpa",
+    ("cuda", torch.bfloat16): "eager",
+}
+
+
+def resolve_attention(setting: str, device: str, dtype: torch.dtype) -> str:
+    """The attention implementation a checkpoint runs with: `auto` looks up AUTO_ATTENTION."""
+    if setting != "auto":
+        return setting
+    return AUTO_ATTENTION.get((torch.device(device).type, dtype), "sdpa")
+
+
+def row_seeds(seed: int, encoded: Sequence[Sequence[int]], n: int) -> list[int]:
+    """The seed of every row of a call (prompt i's sample j at i * n + j).
+
+    A row's seed hashes the call's seed, its prompt's token ids, how many identical prompts
+    came before it in the call, and j: a row's samples depend on its own prompt alone, never
+    on batch_size, on the other prompts of the call or on their order.
+    """
+    seen: Counter[bytes] = Counter()
+    out = []
+    for ids in encoded:
+        key = array("q", ids).tobytes()
+        head = f"{seed}:{seen[key]}:".encode() + key
+        seen[key] += 1
+        for j in range(n):
+            digest = hashlib.blake2b(head + j.to_bytes(4, "little"), digest_size=8).digest()
+            out.append(int.from_bytes(digest, "little") >> 1)
+    return out
+
+
+def row_uniforms(seeds: Sequence[int], steps: int, device: str) -> torch.Tensor:
+    """[rows, steps] uniforms in [0, 1), row r's from its own generator seeded `seeds[r]` (on
+    CPU, so a seed gives the same draws on every device)."""
+    rows = [torch.rand(steps, generator=torch.Generator().manual_seed(s)) for s in seeds]
+    return torch.stack(rows).to(device) if rows else torch.zeros((0, steps), device=device)
+
+
+def prefill_groups(suffix: Sequence[int], waste: float = 0.1) -> list[list[int]]:
+    """Rows grouped for prefill so padding is at most `waste` of each group's positions.
+
+    Rows are taken longest first; a row joins the current group while the group's real
+    tokens stay >= (1 - waste) of its padded positions (longest row x rows).
+    """
+    order = sorted(range(len(suffix)), key=lambda i: -suffix[i])
+    groups: list[list[int]] = []
+    real = 0
+    for i in order:
+        if groups:
+            widest = suffix[groups[-1][0]]
+            if real + suffix[i] >= (1 - waste) * widest * (len(groups[-1]) + 1):
+                groups[-1].append(i)
+                real += suffix[i]
+                continue
+        groups.append([i])
+        real = suffix[i]
+    return groups
 
 
 def stop_token_ids(tokenizer, model) -> set[int]:
@@ -136,11 +205,11 @@ class HFPolicy(PolicyBase):
         configure_torch(cfg.threads)
         self.path = str(path)
         self.device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.attention = "eager" if cfg.attention == "auto" else cfg.attention
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.path)
             declared = getattr(AutoConfig.from_pretrained(self.path), "dtype", None)
             self.dtype = resolve_dtype(cfg.dtype, self.device, declared)
+            self.attention = resolve_attention(cfg.attention, self.device, self.dtype)
             self.model = AutoModelForCausalLM.from_pretrained(
                 self.path, attn_implementation=self.attention, dtype=self.dtype
             ).to(self.device).eval()
@@ -163,7 +232,8 @@ class HFPolicy(PolicyBase):
     def settings(self) -> dict[str, object]:
         """What this policy resolved its `auto` settings to (recorded on every row)."""
         return {"device": self.device, "dtype": str(self.dtype).removeprefix("torch."),
-                "attention": self.attention, "chat_template": self.use_chat_template}
+                "attention": self.attention, "chat_template": self.use_chat_template,
+                "seeds": "per row"}
 
     def reset_cache(self) -> None:
         """Start a new cell: forget cached prefixes and what was computed, so a cell's compute
@@ -180,11 +250,15 @@ class HFPolicy(PolicyBase):
     def generate(self, prompts: Sequence[str | list[dict]], *, n: int = 1, temperature: float = 0.0,
                  top_p: float = 1.0, max_tokens: int = 256, stop: Sequence[str] = (),
                  seed: int | None = None) -> tuple[list[list[Completion]], list[Cost]]:
-        """n completions for each prompt, and what each prompt's completions cost."""
+        """n completions for each prompt, and what each prompt's completions cost.
+
+        Sampling: every (prompt, sample index) draws from its own generator (`row_seeds`), so a
+        prompt's samples are the same whatever the batch size and whichever prompts share the call.
+        """
         t0 = time.perf_counter()
-        gen = torch.Generator(device=self.device)
-        gen.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(4), "little"))
         encoded = [self.encode(p) for p in prompts]
+        call_seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little")
+        seeds = row_seeds(call_seed, encoded, n) if temperature > 0 else None
         # Cost: each prompt pays for its tokens past the longest prefix already computed in this
         # cell (a prefix-caching server's work), in prompt order. This depends on the cell alone,
         # never on batch layout or on this backend's cache budget, which only trade memory for speed.
@@ -192,12 +266,17 @@ class HFPolicy(PolicyBase):
         for e in encoded:
             reused.append(self.ledger.longest_prefix(e[:-1]))  # the last token is always computed
             self.ledger.add(e)
-        out: list[list[Completion]] = []
+        out: list[list[Completion]] = [[] for _ in encoded]
         per_batch = max(1, self.batch_size // max(n, 1))
-        for start in range(0, len(encoded), per_batch):
-            batch = encoded[start:start + per_batch]
-            comps, tokens = self._generate_batch(batch, n, temperature, top_p, max_tokens, tuple(stop), gen)
-            out.extend(comps)
+        # Longest first, so a batch holds prompts of similar lengths (less padding).
+        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
+        for start in range(0, len(order), per_batch):
+            chosen = order[start:start + per_batch]
+            batch = [encoded[i] for i in chosen]
+            batch_seeds = [seeds[i * n + j] for i in chosen for j in range(n)] if seeds else None
+            comps, tokens = self._generate_batch(batch, n, temperature, top_p, max_tokens, tuple(stop), batch_seeds)
+            for i, c in zip(chosen, comps):
+                out[i] = c
             for row, toks in enumerate(tokens):  # the last token's KV is never computed
                 self.ledger.add(batch[row // n] + toks[:-1])
         # A prompt is computed once past its reused prefix and shared by its other n-1 samples;
@@ -212,15 +291,49 @@ class HFPolicy(PolicyBase):
     def _prefill(self, encoded: list[list[int]]):
         """Run the prompts, reusing cached prefixes: (KV cache, last logits, attention mask).
 
-        Rows are left-padded to a common end. Each row's input window is its last S tokens,
-        S being the longest uncached suffix; what precedes the window comes from the prefix
-        cache (a row with a shorter suffix recomputes a little of its cached prefix).
+        Rows are left-padded to a common end. Rows of similar uncached length are prefilled
+        together (`prefill_groups`), so padding is never more than a tenth of the positions
+        computed; the groups' caches are then laid side by side for decoding.
         """
         from transformers import DynamicCache
 
         lengths = [len(e) for e in encoded]
         # The last token is always computed: its logits start the decoding.
         hits = [self.prefix.lookup(e[:-1]) if self.prefix else (0, None) for e in encoded]
+        width = max(lengths)
+        mask = torch.zeros((len(encoded), width), dtype=torch.long)
+        for i, n in enumerate(lengths):
+            mask[i, width - n:] = 1
+        mask = mask.to(self.device)
+        groups = prefill_groups([n - c for n, (c, _) in zip(lengths, hits)])
+        if len(groups) == 1:
+            past, logits = self._prefill_rows(encoded, hits)
+            return past, logits, mask
+        parts = [(torch.tensor(g, device=self.device), *self._prefill_rows([encoded[i] for i in g], [hits[i] for i in g]))
+                 for g in groups]
+        logits = torch.empty((len(encoded), parts[0][2].shape[-1]), dtype=parts[0][2].dtype, device=self.device)
+        cache = DynamicCache()
+        for layer in range(len(self._layers(parts[0][1]))):
+            k0 = self._layers(parts[0][1])[layer][0]
+            keys = torch.zeros((len(encoded), k0.shape[1], width, k0.shape[3]), dtype=k0.dtype, device=self.device)
+            values = torch.zeros_like(keys)
+            for index, past, _ in parts:
+                k, v = self._layers(past)[layer]
+                keys[index, :, width - k.shape[2]:] = k
+                values[index, :, width - v.shape[2]:] = v
+            cache.update(keys, values, layer)
+        for index, _, part_logits in parts:
+            logits[index] = part_logits
+        return cache, logits, mask
+
+    def _prefill_rows(self, encoded: list[list[int]], hits: list) -> tuple[object, torch.Tensor]:
+        """One prefill forward over `encoded`, left-padded: (KV cache, last logits).
+
+        Each row's input window is its last S tokens, S being the longest uncached suffix; what
+        precedes the window comes from the prefix cache (a row with a shorter suffix recomputes
+        a little of its cached prefix).
+        """
+        lengths = [len(e) for e in encoded]
         s = max(n - c for n, (c, _) in zip(lengths, hits))
         width = max(lengths)
         before = width - s  # cache positions ahead of the input window
@@ -233,33 +346,55 @@ class HFPolicy(PolicyBase):
             mask[i, width - len(e):] = 1
         window, mask = window.to(self.device), mask.to(self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, before:]
-        cache = None
-        if before > 0:
-            layers = next(kv for _, kv in hits if kv is not None)
-            cache = DynamicCache()
-            for layer, (k0, v0) in enumerate(layers):
-                keys = torch.zeros((len(encoded), k0.shape[0], before, k0.shape[2]), dtype=k0.dtype, device=self.device)
-                values = torch.zeros_like(keys)
-                for i, (_, kv) in enumerate(hits):
-                    if reused[i]:
-                        keys[i, :, before - reused[i]:] = kv[layer][0][:, :reused[i]]
-                        values[i, :, before - reused[i]:] = kv[layer][1][:, :reused[i]]
-                cache.update(keys, values, layer)
+        cache = self._cached_prefix(hits, reused, before) if before > 0 else None
         out = self.model(input_ids=window, attention_mask=mask, position_ids=positions, use_cache=True,
                          logits_to_keep=1, **({self._cache_arg: cache} if cache is not None else {}))
-        past = self._cache_of(out)
-        if self.prefix is not None:
-            for i, e in enumerate(encoded):
-                self.prefix.insert(e, [(k[i, :, width - len(e):].clone(), v[i, :, width - len(e):].clone())
-                                       for k, v in self._layers(past)])
-        return past, out.logits[:, -1, :], mask
+        # The prompts' KV enters the prefix cache with each finished row (`_remember`), not here.
+        return self._cache_of(out), out.logits[:, -1, :]
 
-    def _remember(self, past, j: int, mask: torch.Tensor, ids: list[int]) -> None:
-        """Cache the KV of a finished row (its prompt and all but its last, never-fed token)."""
+    def _cached_prefix(self, hits: list, reused: list[int], before: int):
+        """A KV cache of the `before` positions ahead of the input window, each row's last
+        `reused[i]` of them from its prefix-cache hit, gathered by index: per layer one
+        concatenation of the distinct cache entries hit (beams of one parent share theirs) and
+        one gather, not one copy per row."""
+        from transformers import DynamicCache
+
+        sources: dict[int, tuple[int, list]] = {}  # entry storage -> (longest length used, kv)
+        for (_, kv), r in zip(hits, reused):
+            if r:
+                key = kv[0][0].data_ptr()
+                if key not in sources or sources[key][0] < r:
+                    sources[key] = (r, kv)
+        offsets, total = {}, 0
+        for key, (r, _) in sources.items():
+            offsets[key], total = total, total + r
+        index = torch.full((len(hits), before), total, dtype=torch.long)  # `total`: a zero position
+        for i, ((_, kv), r) in enumerate(zip(hits, reused)):
+            if r:
+                o = offsets[kv[0][0].data_ptr()]
+                index[i, before - r:] = torch.arange(o, o + r)
+        index = index.to(self.device)
+        cache = DynamicCache()
+        layers = next(iter(sources.values()))[1]
+        for layer in range(len(layers)):
+            pair = []
+            for which in (0, 1):
+                pieces = [kv[layer][which][:, :r] for r, kv in sources.values()]
+                zero = torch.zeros_like(pieces[0][:, :1])
+                flat = torch.cat([*pieces, zero], dim=1)  # [heads, total + 1, dim]
+                pair.append(flat[:, index].transpose(0, 1).contiguous())  # [rows, heads, before, dim]
+            cache.update(pair[0], pair[1], layer)
+        return cache
+
+    def _remember(self, past, j: int, width: int, ids: list[int]) -> None:
+        """Cache the KV of a finished row (its prompt and all but its last, never-fed token).
+
+        Rows are left-padded, so the row's positions are the last len(ids) of the cache's
+        `width`: a slice, copied by the prefix cache only if it keeps it."""
         if self.prefix is None:
             return
-        keep = mask[j].bool()
-        self.prefix.insert(ids, [(k[j][:, keep], v[j][:, keep]) for k, v in self._layers(past)])
+        start = width - len(ids)
+        self.prefix.insert(ids, [(k[j, :, start:], v[j, :, start:]) for k, v in self._layers(past)])
 
     @staticmethod
     def _layers(cache) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -268,22 +403,25 @@ class HFPolicy(PolicyBase):
         return list(zip(cache.key_cache, cache.value_cache))  # transformers < 4.56
 
     def _generate_batch(self, encoded: list[list[int]], n: int, temperature: float, top_p: float,
-                        max_tokens: int, stop: tuple[str, ...], gen: torch.Generator
+                        max_tokens: int, stop: tuple[str, ...], seeds: list[int] | None
                         ) -> tuple[list[list[Completion]], list[list[int]]]:
-        """Each prompt's n completions, and every row's generated token ids."""
+        """Each prompt's n completions, and every row's generated token ids (row r sampled
+        with the uniforms of `seeds[r]`)."""
         past, logits, mask = self._prefill(encoded)
         if n > 1:  # one prefill per prompt; its n samples share the KV cache
             past.batch_repeat_interleave(n)
             logits, mask = logits.repeat_interleave(n, 0), mask.repeat_interleave(n, 0)
         next_pos = mask.sum(-1)
         rows = len(encoded) * n
+        uniforms = row_uniforms(seeds, max_tokens, self.device) if seeds is not None else None
         alive = list(range(rows))
         tokens: list[list[int]] = [[] for _ in range(rows)]
         logprobs = [0.0] * rows
         finish = ["length"] * rows
         stop_window = max((len(s) for s in stop), default=0) + 2
         for step in range(max_tokens):
-            picked, picked_lp = self._pick(logits, temperature, top_p, gen)
+            u = uniforms[:, step] if uniforms is not None else None
+            picked, picked_lp = self._pick(logits, temperature, top_p, u)
             keep, ended = [], []
             for j, (row, tok, lp) in enumerate(zip(alive, picked.tolist(), picked_lp.tolist())):
                 tokens[row].append(tok)
@@ -295,13 +433,14 @@ class HFPolicy(PolicyBase):
                     keep.append(j)
             last = not keep or step == max_tokens - 1
             for j in range(len(alive)) if last else ended:
-                self._remember(past, j, mask, encoded[alive[j] // n] + tokens[alive[j]][:-1])
+                self._remember(past, j, mask.shape[1], encoded[alive[j] // n] + tokens[alive[j]][:-1])
             if last:
                 break
             if len(keep) < len(alive):  # drop finished rows so the rest decode faster
                 index = torch.tensor(keep, device=self.device)
                 past.batch_select_indices(index)
                 picked, mask, next_pos = picked[index], mask[index], next_pos[index]
+                uniforms = uniforms[index] if uniforms is not None else None
                 alive = [alive[j] for j in keep]
             mask = torch.cat([mask, torch.ones((len(alive), 1), dtype=mask.dtype, device=self.device)], 1)
             out = self.model(input_ids=picked[:, None], attention_mask=mask,
@@ -331,17 +470,25 @@ class HFPolicy(PolicyBase):
 
     @staticmethod
     def _pick(logits: torch.Tensor, temperature: float, top_p: float,
-              gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """Next tokens (argmax at temperature 0, else nucleus sampling) and their log-probs."""
+              u: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Next tokens (argmax at temperature 0, else nucleus sampling by inverting each row's
+        CDF at its own uniform `u`) and their log-probs."""
         logp = torch.log_softmax(logits.float(), dim=-1)
         if temperature <= 0:
             picked = logp.argmax(-1)
         else:
             probs = torch.softmax(logits.float() / temperature, dim=-1)
+            order = None
             if top_p < 1.0:
-                sorted_p, order = probs.sort(-1, descending=True)
-                outside = sorted_p.cumsum(-1) - sorted_p > top_p  # keep the smallest set ≥ top_p
-                sorted_p = sorted_p.masked_fill(outside, 0.0)
-                probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
-            picked = torch.multinomial(probs, 1, generator=gen).squeeze(-1)
+                probs, order = probs.sort(-1, descending=True)
+                outside = probs.cumsum(-1) - probs > top_p  # keep the smallest set >= top_p
+                probs = probs.masked_fill(outside, 0.0)
+            cdf = probs.cumsum(-1)
+            target = (u.to(cdf.dtype) * cdf[:, -1])[:, None]
+            picked = torch.searchsorted(cdf, target, right=True).squeeze(-1)
+            # u * total can round up to total: never past the last token with any probability
+            last = cdf.shape[-1] - 1 - (probs > 0).flip(-1).int().argmax(-1)
+            picked = torch.minimum(picked, last)
+            if order is not None:
+                picked = order.gather(-1, picked[:, None]).squeeze(-1)
         return picked, logp.gather(-1, picked[:, None]).squeeze(-1)

@@ -13,10 +13,17 @@ is reported per request, so every prompt gets its own exact Cost. Token accounti
 `prompt_tokens_details.cached_tokens`, 0 when it does not say), and the other n−1 samples'
 copies of the prompt count as cached. FLOPs = 2 · `params` · computed tokens; a hosted model
 has no weights to count, so `params` comes from the config and 0 means FLOPs are not counted.
+
+Seeds: each request's seed hashes the call's seed and the prompt itself (`request_seed`), so a
+prompt gets the same seed whichever prompts share the call. Whether its samples then repeat is
+the server's: vLLM's server and `thinkbench serve` sample a seeded request from its own
+generator; OpenAI's hosted API only tries (`seed` is best effort there). Rows say so in
+`backend_config` (`seeds`).
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 import time
@@ -77,13 +84,22 @@ class OpenAIConfig(BackendConfig):
                              "that variable with api_key_env")
 
 
-def request_seed(seed: int | None, index: int) -> int | None:
-    """The seed of prompt `index`'s request: distinct per prompt (one seed for every request
-    would give different prompts the same random draws on a server with per-request generators)
-    and far apart (vLLM seeds sample j of a request with seed + j)."""
+def request_seeds(seed: int | None, prompts: Sequence[str | list[dict]]) -> list[int | None]:
+    """The seed of each prompt's request: a hash of the call's seed, the prompt and how many
+    identical prompts came before it in the call. Distinct per prompt (one seed for every
+    request would give different prompts the same random draws on a server with per-request
+    generators), far apart (vLLM seeds sample j of a request with seed + j), and independent of
+    the call's other prompts."""
     if seed is None:
-        return None
-    return int.from_bytes(hashlib.sha256(f"{seed}/{index}".encode()).digest()[:4], "little") >> 1
+        return [None] * len(prompts)
+    seen: dict[str, int] = {}
+    out = []
+    for prompt in prompts:
+        key = json.dumps(prompt, sort_keys=True)
+        name = f"{seed}/{seen.get(key, 0)}/{key}"
+        seen[key] = seen.get(key, 0) + 1
+        out.append(int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little") >> 1)
+    return out
 
 
 @BACKENDS.register("openai", config=OpenAIConfig)
@@ -113,7 +129,8 @@ class OpenAIPolicy(PolicyBase):
         return "EMPTY"  # servers without auth ignore it; the client insists on one
 
     def settings(self) -> dict[str, object]:
-        return {"model": self.model, "flops_counted": self.params > 0}
+        return {"model": self.model, "flops_counted": self.params > 0,
+                "seeds": "per request, honoured by the server or not (OpenAI's API: best effort)"}
 
     # ── errors ───────────────────────────────────────────────────────────────────────────────
 
@@ -176,11 +193,12 @@ class OpenAIPolicy(PolicyBase):
         sampling = {"n": n, "temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}
         if stop:
             sampling["stop"] = list(stop)
+        seeds = request_seeds(seed, prompts)
 
         def one(i: int) -> tuple[list[Completion], Any, float]:
             started = time.perf_counter()
             try:
-                body = sampling if seed is None else sampling | {"seed": request_seed(seed, i)}
+                body = sampling if seed is None else sampling | {"seed": seeds[i]}
                 comps, usage = self._request(prompts[i], body, tuple(stop))
             except openai.OpenAIError as e:
                 raise self._explain(e) from None

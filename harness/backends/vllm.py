@@ -11,6 +11,9 @@ Same Policy contract as `hf`, so every method runs on it unchanged:
 Seeds: vLLM seeds sample i of an n-sample request with `seed + i`, so the seeds s and s+1 of two
 calls (step search uses `seed*1000 + depth`) would share n-1 random streams. `request_seeds`
 spreads every (seed, prompt) to its own block of SEED_STRIDE seeds, so no two requests overlap.
+A prompt's block hashes its token ids (and how many identical prompts came before it in the
+call), not its position: vLLM samples each request from its own generator, so a prompt's seeded
+samples do not depend on the call's other prompts or on batching (as `hf`'s per-row generators).
 
 n samples: vLLM runs an n-sample request as n one-sample child requests seeded `seed + i`, but
 the parent's RequestOutput carries only one child's `num_cached_tokens`. So each sample is sent
@@ -23,6 +26,7 @@ import hashlib
 import json
 import os
 import time
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,10 +77,14 @@ class VLLMConfig(BackendConfig):
             raise ValueError(f"kv_cache_gb must be > 0, got {self.kv_cache_gb}")
 
 
-def request_seeds(seed: int | None, count: int, n: int) -> list[int | None]:
+def request_seeds(seed: int | None, count: int, n: int,
+                  keys: Sequence[Sequence[int]] | None = None) -> list[int | None]:
     """vLLM's seed for each of `count` prompts of one call with n samples each.
 
-    vLLM gives sample i of a request `seed + i`. Each (seed, prompt index) is hashed to its own
+    `keys` (each prompt's token ids) make a prompt's seed depend on the prompt itself and on how
+    many identical prompts precede it, not on its index: the same problem gets the same samples
+    whichever prompts share the call. Without keys, the prompt's index in the call is used.
+    vLLM gives sample i of a request `seed + i`. Each (seed, prompt key) is hashed to its own
     multiple of SEED_STRIDE, so the n seeds of two requests are disjoint (for any n up to the
     stride) unless two 43-bit hashes collide, and the prompts of one call draw different
     streams (as `hf`'s one generator gives each row its own draws). None stays None: vLLM then
@@ -86,8 +94,15 @@ def request_seeds(seed: int | None, count: int, n: int) -> list[int | None]:
     if seed is None:
         return [None] * count
     out = []
+    seen: dict[tuple[int, ...], int] = {}
     for i in range(count):
-        digest = hashlib.blake2b(f"{seed}:{i}".encode(), digest_size=8).digest()
+        if keys is None:
+            name = f"{seed}:{i}".encode()
+        else:
+            ids = tuple(keys[i])
+            name = f"{seed}:{seen.get(ids, 0)}:".encode() + array("q", ids).tobytes()
+            seen[ids] = seen.get(ids, 0) + 1
+        digest = hashlib.blake2b(name, digest_size=8).digest()
         out.append(int.from_bytes(digest, "little") % _SEED_BLOCKS * SEED_STRIDE)
     return out
 
@@ -202,7 +217,7 @@ class VLLMPolicy(PolicyBase):
     def settings(self) -> dict[str, object]:
         """What this policy resolved its `auto` settings to (recorded on every row)."""
         return {"device": self.device, "dtype": self.dtype, "chat_template": self.use_chat_template,
-                "kv_cache_gb": self.kv_cache_gb}
+                "kv_cache_gb": self.kv_cache_gb, "seeds": "per request"}
 
     def reset_cache(self) -> None:
         """Start a new cell: empty vLLM's prefix cache, so a cell's cost never depends on what
@@ -239,7 +254,7 @@ class VLLMPolicy(PolicyBase):
         encoded = [self.encode(p) for p in prompts]
         # One request per sample, as vLLM's own n > 1 fan-out makes them (see the module doc).
         requests, params = [], []
-        for ids, base in zip(encoded, request_seeds(seed, len(encoded), n)):
+        for ids, base in zip(encoded, request_seeds(seed, len(encoded), n, encoded)):
             for i in range(n):
                 requests.append(TokensPrompt(prompt_token_ids=ids))
                 params.append(self.sampling_params(temperature=temperature, top_p=top_p, max_tokens=max_tokens,
