@@ -80,8 +80,9 @@ def resolve_dtype(setting: str, device: str, checkpoint_dtype: object) -> torch.
 
 # `attention: auto`, per (device type, dtype), as measured by benchmarks/hf_throughput.py (which
 # times every entry here against raw transformers `generate`). CPU float32 (SmolLM2-135M, 16 GSM8K
-# prompts, denormals flushed by `configure_torch`): this backend decoded 73 tokens/s greedy with
-# sdpa, 37 with eager; n = 8 sampling 79 with sdpa (raw generate: eager 56 / 58, sdpa 70 / 5). CUDA bfloat16
+# prompts, denormals flushed by `configure_torch`, THINKBENCH_THREADS=1): this backend decoded
+# 54.4 tokens/s greedy with sdpa, 46.5 with eager; n = 8 sampling 101.7 with sdpa, 78.5 with
+# eager (raw generate: sdpa 53.5 / 59.0, eager 42.0 / 48.1). CUDA bfloat16
 # (issue 8, H200, 1 B Llama): eager 13.2 k tokens/s, sdpa 4.5 k. Unmeasured pairs get sdpa,
 # transformers' own default.
 AUTO_ATTENTION: dict[tuple[str, torch.dtype], str] = {
