@@ -3,7 +3,7 @@
 Nouns (Problem, Cost, Completion, Verdict, Attempt, Sampling), the protocols the rooms meet at
 (Policy, Task, Verifier, Method, Trainer) with base classes that give optional abilities a
 default, the typed-config bases every registered component derives its knobs from, and the one
-`Record` schema that generates the Parquet schema, the rows and the README's column list.
+`Record` schema that generates the Parquet schema, the rows and the column list of docs/records.md.
 Nothing here imports another thinkbench module.
 """
 from __future__ import annotations
@@ -413,7 +413,7 @@ class Record:
 
     @classmethod
     def markdown(cls) -> str:
-        """The README's column table (generated; a test keeps the README in step)."""
+        """The column table of docs/records.md (generated; a test keeps the page in step)."""
         hints = typing.get_type_hints(cls)
         lines = ["| column | type | meaning |", "|---|---|---|"]
         for f in fields(cls):
@@ -436,5 +436,5 @@ def config_fields(cls: type) -> list[tuple[str, Any, Any]]:
              (f.default_factory() if f.default_factory is not MISSING else MISSING)) for f in fields(cls)]
 
 
-if __name__ == "__main__":  # the README's record-columns block: `python -m harness.contracts`
+if __name__ == "__main__":  # docs/records.md's record-columns block: `python -m harness.contracts`
     print(Record.markdown())

@@ -1,4 +1,4 @@
-"""Contracts: one Record schema (Parquet, rows, README), typed configs, lazy registries."""
+"""Contracts: one Record schema (Parquet, rows, docs/records.md), typed configs, lazy registries."""
 from __future__ import annotations
 
 import re
@@ -12,15 +12,15 @@ from harness.config import make_config
 from harness.contracts import MethodConfig, Record
 from harness.registry import ConfigError, Registry
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+RECORDS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "records.md"
 
 
-def test_readme_lists_the_record_columns_generated_from_the_schema() -> None:
-    text = README.read_text()
+def test_records_page_lists_the_record_columns_generated_from_the_schema() -> None:
+    text = RECORDS_PAGE.read_text(encoding="utf-8")
     block = re.search(r"<!-- record-columns -->\n(.*?)\n<!-- /record-columns -->", text, re.S)
-    assert block, "README lacks the generated record-columns block"
+    assert block, "docs/records.md lacks the generated record-columns block"
     assert block.group(1).strip() == Record.markdown().strip(), (
-        "README's record columns are stale: paste `python -m harness.contracts` output")
+        "docs/records.md's record columns are stale: run `python docs/generate_records.py`")
 
 
 def test_parquet_schema_is_the_record() -> None:

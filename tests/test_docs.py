@@ -267,7 +267,7 @@ BROKEN = """\
 
 ```yaml
 name: broken
-tasks: [addition]
+tasks: [{name: addition, n_problems: 5}]
 checkpoints: [testbed]
 methods: [{name: majority, params: {expansion: 8}}]
 ```

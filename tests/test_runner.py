@@ -48,7 +48,7 @@ def test_run_records_resume_and_report(tiny_ckpt: Path, tmp_path: Path) -> None:
     # The backend's resolved settings are on every row (device, dtype, attention, chat template).
     backend = json.loads(df["backend_config"].iloc[0])
     assert (backend["device"], backend["dtype"], backend["attention"], backend["chat_template"]) == \
-        ("cpu", "float32", "eager", False)
+        ("cpu", "float32", "sdpa", False)
     assert (df["generated_tokens"] > 0).all() and (df["flops"] > 0).all()
 
     # One pool feeds every pooled cell: maj@1 = pass@1 = sample accuracy, per problem.

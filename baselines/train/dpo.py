@@ -7,7 +7,7 @@ sample is right, or every one wrong, give no pair.
 The loss is TRL's: `loss: [sigmoid]` is the DPO paper's. On self-generated pairs plain DPO can
 push the chosen solutions' likelihood down while the margin grows (TRL issue #800); adding the
 SFT loss on the chosen side (`loss: [sigmoid, sft]`, as RPO does; TRL 1.16 has no `rpo_alpha`)
-or `ipo` / `apo_zero` are the usual remedies. README, "DPO on its own samples", has what this
+or `ipo` / `apo_zero` are the usual remedies. docs/trainers.md, "DPO on its own samples", has what this
 testbed showed.
 """
 from __future__ import annotations

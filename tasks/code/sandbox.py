@@ -22,7 +22,7 @@ What it enforces (Linux):
   its own user, PID and network namespaces (so the PID-namespace guarantees above hold). Where
   they are not, the program is the sandbox process itself (killed if we die), and what it left
   behind is swept by an environment marker while we live. That is a guard against accidents,
-  not against code that means harm (ctypes can bypass the hook) — README "Sandbox" says so.
+  not against code that means harm (ctypes can bypass the hook) — docs/tasks.md, "The code sandbox", says so.
 
 Starting a check never raises for lack of resources (EAGAIN, ENOMEM from fork): it is retried,
 and if the machine stays exhausted the check fails with that reason.
