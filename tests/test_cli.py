@@ -68,6 +68,22 @@ def test_missing_files(capsys, tmp_path: Path) -> None:
     assert code == 2 and "no records found" in err
 
 
+def test_listings_show_every_knob_with_its_type_and_default_wrapped(capsys, monkeypatch) -> None:
+    """A newcomer's listing: no `_MISSING_TYPE` reprs, no private fields, no line past the
+    terminal's width, and each knob as `name: type = default` (or `(required)`)."""
+    monkeypatch.setenv("COLUMNS", "80")
+    seen = {}
+    for kind in ("tasks", "methods", "verifiers", "trainers", "backends"):
+        assert main([kind]) == 0
+        seen[kind] = out = capsys.readouterr().out
+        assert "_MISSING_TYPE" not in out and "_rows" not in out, kind
+        assert max(map(len, out.splitlines())) <= 80, kind
+    assert "    digits: int = 4" in seen["tasks"]
+    assert "    expansions: int = 4" in seen["methods"]
+    assert "    path: str (required)" in seen["verifiers"]
+    assert "    attention: 'auto' | 'eager' | 'sdpa' | 'flash_attention_2' = 'auto'" in seen["backends"]
+
+
 def test_listings(capsys) -> None:
     assert main(["tasks"]) == 0
     out = capsys.readouterr().out

@@ -234,3 +234,20 @@ def test_the_report_says_how_many_cells_finished_and_which_failed(tmp_path: Path
         frame(rows("greedy", 1, 0.4)).to_parquet(run / "records" / f"cell-{h}.parquet")
     write_report(run, tmp_path / "report")
     assert "5 of 5 cells finished." in (tmp_path / "report" / "summary.md").read_text()
+
+
+def test_the_report_command_ends_with_headlines_and_the_path(tmp_path: Path, capsys) -> None:
+    """`thinkbench report` prints one headline per task and checkpoint (the best configuration
+    that reads no reference, with its interval) and the report's path, not all of summary.md."""
+    from harness.cli import main
+
+    run = tmp_path / "run"
+    (run / "records").mkdir(parents=True)
+    frame(rows("majority", 4, 0.5), rows("greedy", 1, 0.4), rows("oracle_best_of_n", 4, 0.9),
+          rows("greedy", 1, 0.3, checkpoint="d")).to_parquet(run / "records" / "part-0.parquet")
+    assert main(["report", str(run), "--out", str(tmp_path / "report")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("t · c: best majority@4 0.500 [") and "(of 2 configurations)" in lines[0]
+    assert lines[1].startswith("t · d: best greedy@1 0.300 [")
+    assert lines[2].endswith(str(tmp_path / "report" / "index.html"))

@@ -29,7 +29,7 @@ COMMANDS: dict[str, dict[str, str]] = {
     "score": {"score": "score completions made elsewhere (verdicts, accuracy, pass@k)"},
     "serve": {"serve": "serve a checkpoint over an OpenAI-compatible HTTP API (hf backend)"},
     "listing": {name: f"list registered {name} and their parameters"
-                for name in ("tasks", "methods", "verifiers", "trainers")},
+                for name in ("tasks", "methods", "verifiers", "trainers", "backends")},
 }
 
 
