@@ -434,7 +434,3 @@ def config_fields(cls: type) -> list[tuple[str, Any, Any]]:
     hints = typing.get_type_hints(cls)
     return [(f.name, hints[f.name], f.default if f.default is not MISSING else
              (f.default_factory() if f.default_factory is not MISSING else MISSING)) for f in fields(cls)]
-
-
-if __name__ == "__main__":  # docs/records.md's record-columns block: `python -m harness.contracts`
-    print(Record.markdown())
